@@ -1,0 +1,311 @@
+"""Check and normalise uploaded images: decode fully, orient, strip metadata.
+
+Experts judge compression artefacts, so pixels are re-encoded losslessly (PNG)
+exactly as decoded; metadata is dropped because EXIF software tags, text
+chunks and file names can reveal which model made an output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps
+
+try:
+    from PIL import ImageCms
+except ImportError:  # Pillow built without LittleCMS: profiles are refused
+    ImageCms = None  # type: ignore[assignment]
+
+__all__ = ["DISPLAY_SIZES", "ImageError", "NormalisedImage", "normalise"]
+
+DISPLAY_SIZES: dict[str, int] = {"preview": 1024, "thumb": 256}
+"""Display variants: name -> longest side in pixels."""
+
+# Only plain raster formats: Pillow plugins such as EPS call external programs
+# (Ghostscript) on untrusted input, and nobody uploads retouches as PSD or ICO.
+# The JPEG opener also yields MPO: camera JPEGs carrying extra pictures (depth
+# maps, previews); still a JPEG, whose first frame is the photo.
+_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
+_FORMAT_NAMES = "PNG, JPEG, WebP, TIFF, BMP or GIF"
+
+# zlib level 3: a noisy 24-megapixel photo encodes in ~2.5 s instead of ~7 s
+# at the default 6, for ~6 % more bytes. The output (hence every content
+# address) depends on this level and on zlib, so change it only deliberately.
+_PNG_OPTIONS = {"format": "PNG", "compress_level": 3, "optimize": False}
+
+
+class ImageError(ValueError):
+    """An upload that is not an acceptable image; ``str(e)`` is ``"<name>: <reason>"``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = _one_line(name)
+        self.reason = _one_line(reason)
+        super().__init__(f"{self.name}: {self.reason}")
+
+
+@dataclass(frozen=True)
+class NormalisedImage:
+    """A decoded, upright, metadata-free image as lossless PNG bytes."""
+
+    png: bytes
+    width: int
+    height: int
+    sha256: str
+    variants: dict[str, bytes] = field(default_factory=dict)
+
+
+def normalise(
+    data: bytes,
+    *,
+    name: str,
+    max_pixels: int = 40_000_000,
+    max_bytes: int = 50 * 2**20,
+) -> NormalisedImage:
+    """Decode ``data`` completely and return it as a clean, upright sRGB PNG.
+
+    Parameters
+    ----------
+    data
+        The uploaded file's bytes.
+    name
+        How to name the upload in error messages (a file or form field name).
+    max_pixels
+        Largest accepted ``width * height``; checked from the header, before
+        any pixels are decoded, so decompression bombs cost nothing.
+    max_bytes
+        Largest accepted upload size.
+
+    Raises
+    ------
+    ImageError
+        Empty, too large, not an image, truncated, animated, zero-size,
+        unsupported colour data, or a colour profile that cannot be applied.
+    """
+    if not data:
+        raise ImageError(name, "the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(
+            name, f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
+        )
+
+    # Pillow reports bombs and harmless oddities (corrupt EXIF, palette
+    # transparency) as warnings. Record them instead of leaking them to the
+    # caller's warning filters, and turn only the bomb warning into a refusal.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _open(data, name, max_pixels) as opened:
+            _refuse_bomb_warnings(caught, name)
+            im = _decode(opened, name)
+            if opened.format == "PNG":
+                _verify_png(data, name)
+            _refuse_bomb_warnings(caught, name)
+        im = _to_srgb(im, name)
+        im = _to_rgb_or_rgba(im, name)
+        # A fresh image carries no ``info``: Pillow would otherwise write the
+        # ICC profile, EXIF, XMP or text chunks back into the PNG.
+        clean = Image.frombytes(im.mode, im.size, im.tobytes())
+        png = _encode_png(clean)
+        variants = {
+            variant: _variant(clean, longest, png)
+            for variant, longest in DISPLAY_SIZES.items()
+        }
+    return NormalisedImage(
+        png=png,
+        width=clean.width,
+        height=clean.height,
+        sha256=hashlib.sha256(png).hexdigest(),
+        variants=variants,
+    )
+
+
+def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Read the header only and refuse what should not be decoded at all."""
+    try:
+        im = Image.open(io.BytesIO(data), formats=_FORMATS)
+    except Image.DecompressionBombError:
+        raise ImageError(name, "too many pixels (a possible decompression bomb)") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(name, f"not a recognised image ({_FORMAT_NAMES})") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes
+        raise ImageError(name, f"cannot read the image header ({_describe(exc)})") from None
+
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        im.close()
+        raise ImageError(name, f"the image has zero size ({width}x{height})")
+    if width * height > max_pixels:
+        im.close()
+        raise ImageError(
+            name,
+            f"too many pixels ({width}x{height} = {width * height:,}; "
+            f"the limit is {max_pixels:,})",
+        )
+    if im.format != "MPO":
+        try:
+            frames = getattr(im, "n_frames", 1)
+        except Exception as exc:  # noqa: BLE001 - counting frames parses the file
+            im.close()
+            raise ImageError(name, f"cannot read the image frames ({_describe(exc)})") from None
+        if frames > 1:
+            im.close()
+            raise ImageError(
+                name, f"animated or multi-page images are not accepted ({frames} frames)"
+            )
+    return im
+
+
+def _decode(im: Image.Image, name: str) -> Image.Image:
+    """Decode every pixel (so truncation shows) and apply EXIF orientation."""
+    try:
+        # load() raises on truncated data while LOAD_TRUNCATED_IMAGES is
+        # False, Pillow's default, which this module never changes.
+        im.load()
+    except Image.DecompressionBombError:
+        raise ImageError(name, "too many pixels (a possible decompression bomb)") from None
+    except Exception as exc:  # noqa: BLE001 - decoder failures on untrusted bytes
+        raise ImageError(name, f"the image data is truncated or corrupt ({_describe(exc)})") from None
+    try:
+        upright = ImageOps.exif_transpose(im)
+    except Exception as exc:  # noqa: BLE001 - EXIF parsing of untrusted bytes
+        raise ImageError(name, f"cannot read the EXIF orientation ({_describe(exc)})") from None
+    # exif_transpose copies ``info``; the ICC profile is still needed below.
+    upright.info.setdefault("icc_profile", im.info.get("icc_profile"))
+    return upright
+
+
+def _verify_png(data: bytes, name: str) -> None:
+    """Refuse a PNG cut short after its pixels or with a bad chunk checksum.
+
+    Pillow's decoder stops once it has the pixels, so a PNG missing its last
+    bytes (an interrupted upload) still loads; verify() walks every chunk to
+    IEND and checks each CRC, without decoding pixels again.
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as again:
+            again.verify()
+    except Exception as exc:  # noqa: BLE001 - chunk parser failures
+        raise ImageError(name, f"the image data is truncated or corrupt ({_describe(exc)})") from None
+
+
+def _refuse_bomb_warnings(caught: list[warnings.WarningMessage], name: str) -> None:
+    if any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught):
+        raise ImageError(name, "too many pixels (a possible decompression bomb)")
+
+
+def _to_srgb(im: Image.Image, name: str) -> Image.Image:
+    """Convert pixels to sRGB when an embedded profile says they are not.
+
+    Dropping a non-sRGB profile without converting would silently change the
+    colours experts see, so failure to convert is a refusal, not a shrug.
+    """
+    icc = im.info.get("icc_profile")
+    if not icc:
+        return im
+    if ImageCms is None:
+        raise ImageError(
+            name, "has a colour profile but colour management (LittleCMS) is not available"
+        )
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = (ImageCms.getProfileDescription(profile) or "").strip()
+        space = profile.profile.xcolor_space.strip()
+    except Exception as exc:  # noqa: BLE001 - untrusted profile bytes
+        raise ImageError(name, f"has an unreadable colour profile ({_describe(exc)})") from None
+    # Every sRGB variant (IEC 61966-2.1, "sRGB built-in", ...) names itself so;
+    # converting between them would only add rounding noise to exact pixels.
+    if "srgb" in description.lower():
+        return im
+
+    base, alpha = _split_alpha(im, name)
+    wanted = {"RGB": "RGB", "GRAY": "L", "CMYK": "CMYK"}.get(space)
+    if base.mode == "L" and wanted == "RGB":
+        base = base.convert("RGB")
+    if base.mode != wanted:
+        raise ImageError(
+            name,
+            f"its colour profile {description!r} is for {space or 'unknown'} "
+            f"data but the image is {im.mode}",
+        )
+    try:
+        converted = ImageCms.profileToProfile(
+            base, profile, ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
+    except Exception as exc:  # noqa: BLE001 - LittleCMS rejects many odd profiles
+        raise ImageError(
+            name,
+            f"cannot convert its colour profile {description!r} to sRGB ({_describe(exc)})",
+        ) from None
+    assert converted is not None  # inPlace=False always returns an image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+def _to_rgb_or_rgba(im: Image.Image, name: str) -> Image.Image:
+    """8-bit RGB, or RGBA when the image has any transparency."""
+    if im.mode == "RGBA" or (im.mode == "RGB" and not im.has_transparency_data):
+        return im
+    base, alpha = _split_alpha(im, name)
+    rgb = base if base.mode == "RGB" else base.convert("RGB")
+    if alpha is not None:
+        rgb.putalpha(alpha)
+    return rgb
+
+
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _split_alpha(im: Image.Image, name: str) -> tuple[Image.Image, Image.Image | None]:
+    """The colour part as 8-bit L, RGB or CMYK, and the alpha band if any."""
+    if im.mode in _SIXTEEN_BIT:
+        # Pillow clips 16-bit grey to 0..255 instead of scaling it, which
+        # would turn most of a 16-bit image white.
+        grey = np.asarray(im, dtype=np.int64)
+        if grey.max(initial=0) > 255:
+            grey = (np.clip(grey, 0, 65535) * 255 + 32767) // 65535
+        return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), None
+    if im.mode == "F":
+        grey = np.clip(np.rint(np.asarray(im, dtype=np.float64)), 0, 255)
+        return Image.fromarray(grey.astype(np.uint8)), None
+    try:
+        if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or im.has_transparency_data:
+            rgba = im.convert("RGBA")  # also applies a palette or tRNS colour key
+            colour = im.convert("L") if im.mode in ("L", "LA", "La") else rgba.convert("RGB")
+            return colour, rgba.getchannel("A")
+        if im.mode in ("L", "RGB", "CMYK"):
+            return im, None
+        if im.mode == "1":
+            return im.convert("L"), None
+        return im.convert("RGB"), None
+    except Exception as exc:  # noqa: BLE001 - e.g. LAB has no plain conversion
+        raise ImageError(name, f"unsupported colour mode {im.mode} ({_describe(exc)})") from None
+
+
+def _encode_png(im: Image.Image) -> bytes:
+    out = io.BytesIO()
+    im.save(out, **_PNG_OPTIONS)
+    return out.getvalue()
+
+
+def _variant(im: Image.Image, longest: int, full_png: bytes) -> bytes:
+    """The image scaled (LANCZOS) to fit ``longest``, or the full PNG if it fits."""
+    if max(im.size) <= longest:
+        return full_png
+    scale = longest / max(im.size)
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    # reducing_gap shrinks by whole factors first: many times faster on large
+    # images and visually indistinguishable at display sizes.
+    return _encode_png(im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return _one_line(text)[:200]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
