@@ -1,0 +1,93 @@
+"""Content-addressed image store on a folder: ``root/ab/cd/<sha256>[.<variant>].png``.
+
+Files are immutable once written, so they can be served under their hash
+with long cache lifetimes, and several workers may ``put`` the same image at
+once: each writes a private temporary file and renames it into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from pairwise.imaging import DISPLAY_SIZES, NormalisedImage
+
+__all__ = ["VARIANTS", "ImageStore"]
+
+VARIANTS: tuple[str, ...] = ("full", *DISPLAY_SIZES)
+"""Names accepted by :meth:`ImageStore.path`."""
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class ImageStore:
+    """Normalised images on a local folder, addressed by the sha256 of their PNG."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"ImageStore({str(self.root)!r})"
+
+    def put(self, image: NormalisedImage) -> str:
+        """Store the full image and its variants; return its sha256.
+
+        Idempotent: an image already present is not rewritten. The full file
+        is written last, so :meth:`exists` implies every variant is there too.
+        """
+        # The address must really be the content's, or one upload could
+        # shadow another's URL.
+        if hashlib.sha256(image.png).hexdigest() != image.sha256:
+            raise ValueError(f"image {image.sha256}: sha256 does not match its PNG bytes")
+        unknown = set(image.variants) - set(DISPLAY_SIZES)
+        if unknown:
+            raise ValueError(f"image {image.sha256}: unknown variants {sorted(unknown)}")
+        for variant, data in sorted(image.variants.items()):
+            self._write_once(self.path(image.sha256, variant), data)
+        self._write_once(self.path(image.sha256), image.png)
+        return image.sha256
+
+    def path(self, sha256: str, variant: str = "full") -> Path:
+        """Where an image (or one of its display variants) lives.
+
+        Raises KeyError unless ``sha256`` is 64 lowercase hex digits and
+        ``variant`` is known: these strings come from URLs, and nothing else
+        may reach the file system (``../``, absolute paths, odd case).
+        """
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise KeyError(f"not an image address: {sha256!r:.80}")
+        if variant not in VARIANTS:
+            raise KeyError(f"unknown image variant: {variant!r:.40}")
+        suffix = ".png" if variant == "full" else f".{variant}.png"
+        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}{suffix}"
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the image is stored; False for malformed addresses too."""
+        try:
+            return self.path(sha256).is_file()
+        except KeyError:
+            return False
+
+    def _write_once(self, target: Path, data: bytes) -> None:
+        if target.is_file():
+            return  # same address, same bytes: nothing to do
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Same folder as the target, so os.replace is an atomic rename and a
+        # reader never sees a half-written file.
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".png")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            # mkstemp makes files private; images are served, perhaps by
+            # another user's web server.
+            os.chmod(temp, 0o644)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
