@@ -1,0 +1,447 @@
+"""Bradley-Terry leaderboards from a table of pairwise judgment counts.
+
+Pure numpy/scipy (no Flask, no SQL): counts in, frozen dataclasses of numpy
+arrays out. The web app, the CLI and the benchmark all call :func:`fit`.
+
+Model. Model ``i`` has log-strength ``s_i``; ``P(i beats j) = sigma(s_i - s_j)``
+(natural log, ``sigma`` the logistic function). Scores are centred to mean 0
+over the K models of the table. Ties and "both bad" are treated by ``ties``:
+
+* ``"half"`` (default): half a win each way (the convention of choix and of
+  Chatbot Arena); intervals by the sandwich estimator, since with ties this
+  is a working likelihood.
+* ``"davidson"``: Davidson (1970) ties model with a tie parameter ``nu``
+  (``P(tie) = nu / (2 + nu)`` between equals), reported in ``tie_parameter``.
+* ``"drop"``: ties ignored.
+
+``position=True`` adds a left-side advantage ``delta`` (log-odds), the
+"home advantage" of Agresti (2002, sec. 10.6).
+
+Estimation. The exact maximum-likelihood estimate when it exists (every model
+reachable from every other along "beat" edges, Zermelo/Ford); otherwise the
+posterior mode under a Gaussian prior of precision :data:`DEFAULT_PRIOR` on
+every parameter, reported as ``Fit.prior`` and explained in the models'
+``flags``. Newton's method on the K (+2) parameters; a test checks it against
+``choix`` and against ``scipy.optimize.minimize``.
+
+Intervals. Closed form (``bootstrap=0``): from the inverse information, or the
+sandwich ``A^+ B A^+`` for half ties, with the sum-to-zero constraint handled
+by the pseudo-inverse. Bootstrap (``bootstrap=N``): percentile intervals of N
+refits on Poisson-resampled count cells (see :mod:`pairwise.ranking_bootstrap`),
+reproducible from ``seed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit
+from scipy.stats import norm
+
+from pairwise.ranking_bootstrap import replicate
+from pairwise.ranking_graph import DEFAULT_PRIOR, beat_graph, estimate, groups, n_strong_components
+from pairwise.ranking_model import Design, build, covariance
+
+__all__ = [
+    "CHOICES",
+    "DEFAULT_PRIOR",
+    "TIES_MODES",
+    "Fit",
+    "Interval",
+    "Separation",
+    "digest",
+    "fit",
+    "tally",
+]
+
+#: Index order of the last axis of a count table.
+CHOICES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
+TIES_MODES: tuple[str, ...] = ("half", "davidson", "drop")
+#: Draws from the normal approximation used for rank intervals and P(best)
+#: when there is no bootstrap.
+PARAMETRIC_DRAWS = 4000
+#: Models with fewer judgments than this are flagged.
+FEW_JUDGMENTS = 5
+#: Scores closer than this share a rank (rounding noise is not a ranking).
+SCORE_TIE = 1e-9
+ELO_SCALE = 400 / math.log(10)
+ELO_BASE = 1000.0
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence interval."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Separation:
+    """Whether two models adjacent in rank order can be told apart.
+
+    ``extra_judgments`` assumes the standard error of the difference shrinks as
+    ``1/sqrt(n)`` with ``n`` the judgments involving either model, and the
+    difference stays as estimated: ``n * ((z * se / difference)^2 - 1)``.
+    It is None when the pair is already distinguishable, when the scores are
+    equal (no number of judgments separates an estimated tie) or when
+    neither model has a judgment yet.
+    """
+
+    upper: int
+    lower: int
+    difference: float
+    ci_low: float
+    ci_high: float
+    distinguishable: bool
+    extra_judgments: int | None
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
+class Fit:
+    """A fitted leaderboard; all arrays are indexed by model (read-only)."""
+
+    scores: NDArray[np.float64]
+    ci_low: NDArray[np.float64]
+    ci_high: NDArray[np.float64]
+    interval_method: str
+    rank: NDArray[np.int64]
+    rank_ci_low: NDArray[np.int64]
+    rank_ci_high: NDArray[np.int64]
+    p_best: NDArray[np.float64]
+    rating: NDArray[np.float64]
+    wins: NDArray[np.int64]
+    losses: NDArray[np.int64]
+    ties: NDArray[np.int64]
+    judgments: NDArray[np.int64]
+    flags: tuple[tuple[str, ...], ...]
+    prior: float
+    tie_parameter: Interval | None
+    position_effect: Interval | None
+    observed_win_rate: NDArray[np.float64]
+    fitted_win_prob: NDArray[np.float64]
+    separation: tuple[Separation, ...]
+    settings: dict = field(default_factory=dict)
+
+
+def tally(
+    left: NDArray[np.integer], right: NDArray[np.integer], choice: NDArray[np.integer], n_models: int
+) -> NDArray[np.int64]:
+    """Count judgment rows into a (K, K, 4) table, the equivalent of a SQL GROUP BY.
+
+    ``left``/``right`` are model indices in ``range(n_models)``, ``choice`` an
+    index into :data:`CHOICES`.
+    """
+    left, right, choice = (np.asarray(v, dtype=np.int64) for v in (left, right, choice))
+    if not left.shape == right.shape == choice.shape:
+        raise ValueError("left, right and choice must have the same length")
+    if left.size and (min(left.min(), right.min()) < 0 or max(left.max(), right.max()) >= n_models):
+        raise ValueError(f"model indices must lie in 0..{n_models - 1}")
+    if choice.size and (choice.min() < 0 or choice.max() >= len(CHOICES)):
+        raise ValueError(f"choice indices must lie in 0..{len(CHOICES) - 1}")
+    if np.any(left == right):
+        raise ValueError("a model cannot be compared with itself")
+    cell = (left * n_models + right) * len(CHOICES) + choice
+    size = n_models * n_models * len(CHOICES)
+    return np.bincount(cell, minlength=size).reshape(n_models, n_models, len(CHOICES))
+
+
+def digest(counts: NDArray) -> str:
+    """sha256 (hex) of a count table's shape and int64 little-endian bytes, for provenance."""
+    table = np.ascontiguousarray(np.asarray(counts), dtype="<i8")
+    h = hashlib.sha256(repr(table.shape).encode())
+    h.update(table.tobytes())
+    return h.hexdigest()
+
+
+def fit(
+    counts: NDArray,
+    *,
+    ties: str = "half",
+    position: bool = False,
+    bootstrap: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Fit:
+    """Fit a Bradley-Terry leaderboard to a (K, K, 4) table of judgment counts.
+
+    Parameters
+    ----------
+    counts : NDArray
+        ``counts[i, j, c]``: judgments with model ``i`` on the left, ``j`` on
+        the right and choice ``CHOICES[c]`` ("left" = the left one won).
+        Non-negative integers, zero diagonal; K may be 0.
+    ties : str
+        One of :data:`TIES_MODES`.
+    position : bool
+        Estimate a left-side advantage.
+    bootstrap : int
+        Bootstrap rounds; 0 for closed-form intervals.
+    seed : int
+        Seed of the bootstrap (or, without one, of the draws for rank intervals).
+    confidence : float
+        Coverage of every interval.
+
+    Returns
+    -------
+    Fit
+    """
+    table = _validated(counts, ties, bootstrap, seed, confidence)
+    k = table.shape[0]
+    d, cells = build(table, ties, position)
+    theta, prior = estimate(d, cells)
+    closed = "sandwich" if ties == "half" and prior == 0 else "fisher"
+    cov = covariance(d, theta, cells, prior, closed)
+    z = float(norm.ppf(0.5 + confidence / 2))
+
+    if bootstrap:
+        samples = replicate(d, cells, theta, prior, bootstrap, seed)
+        low, high = np.quantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+        draws = samples[:, :k]
+        method = "bootstrap"
+    else:
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        low, high = theta - z * se, theta + z * se
+        draws = _normal_draws(theta[:k], cov[:k, :k], seed)
+        method = closed
+
+    scores = theta[:k]
+    rank = _ranks(scores)
+    rank_low, rank_high, p_best = _rank_summary(draws, rank, confidence)
+    record = _records(table)
+    settings = {
+        "ties": ties,
+        "position": bool(position),
+        "bootstrap": int(bootstrap),
+        "seed": int(seed),
+        "confidence": float(confidence),
+        "prior": float(prior),
+        "interval_method": method,
+        "rank_interval_method": "bootstrap" if bootstrap else "normal approximation (parametric draws)",
+        "resampling": "poisson cells" if bootstrap else None,
+    }
+    return Fit(
+        scores=_frozen(scores),
+        ci_low=_frozen(low[:k]),
+        ci_high=_frozen(high[:k]),
+        interval_method=method,
+        rank=_frozen(rank),
+        rank_ci_low=_frozen(rank_low),
+        rank_ci_high=_frozen(rank_high),
+        p_best=_frozen(p_best),
+        rating=_frozen(ELO_SCALE * scores + ELO_BASE),
+        wins=_frozen(record["wins"]),
+        losses=_frozen(record["losses"]),
+        ties=_frozen(record["ties"]),
+        judgments=_frozen(record["judgments"]),
+        flags=_flags(d, cells, record, prior),
+        prior=float(prior),
+        tie_parameter=_tie_parameter(d, theta, low, high, cov, z, bootstrap > 0),
+        position_effect=_position_effect(d, theta, low, high),
+        observed_win_rate=_frozen(_observed(table)),
+        fitted_win_prob=_frozen(_fitted(d, theta)),
+        separation=_separation(scores, rank, cov[:k, :k], draws if bootstrap else None, record, table, z),
+        settings=settings,
+    )
+
+
+def _validated(counts: NDArray, ties: str, bootstrap: int, seed: int, confidence: float) -> NDArray[np.int64]:
+    """The count table as int64, or a ValueError saying what is wrong with the input."""
+    if ties not in TIES_MODES:
+        raise ValueError(f"ties must be one of {TIES_MODES}, not {ties!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a non-negative integer, not {bootstrap!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, not {confidence!r}")
+    table = np.asarray(counts)
+    if table.ndim != 3 or table.shape[0] != table.shape[1] or table.shape[2] != len(CHOICES):
+        raise ValueError(f"counts must have shape (K, K, {len(CHOICES)}), not {table.shape}")
+    if table.size and not (np.issubdtype(table.dtype, np.integer) or np.issubdtype(table.dtype, np.floating)):
+        raise ValueError(f"counts must be numbers, not {table.dtype}")
+    if table.size and not np.all(np.isfinite(table)):
+        raise ValueError("counts must be finite")
+    if np.any(table < 0):
+        raise ValueError("counts must be non-negative")
+    as_int = table.astype(np.int64)
+    if np.any(as_int != table):
+        raise ValueError("counts must be whole numbers")
+    if np.any(np.diagonal(as_int, axis1=0, axis2=1)):
+        raise ValueError("counts[i, i] must be zero: a model cannot be compared with itself")
+    return as_int
+
+
+def _frozen(array: NDArray) -> NDArray:
+    out = np.array(array)
+    out.flags.writeable = False
+    return out
+
+
+def _ranks(scores: NDArray[np.float64]) -> NDArray[np.int64]:
+    """1 = best; models within :data:`SCORE_TIE` of each other share the better rank."""
+    above = scores[None, :] > scores[:, None] + SCORE_TIE
+    return 1 + above.sum(axis=1).astype(np.int64)
+
+
+def _normal_draws(mean: NDArray[np.float64], cov: NDArray[np.float64], seed: int) -> NDArray[np.float64]:
+    """Draws from N(mean, cov); cov is singular (centred scores), so use its eigen-square-root."""
+    values, vectors = np.linalg.eigh(cov) if mean.size else (np.zeros(0), np.zeros((0, 0)))
+    root = vectors * np.sqrt(np.clip(values, 0, None))
+    noise = np.random.default_rng(seed).standard_normal((PARAMETRIC_DRAWS, mean.size))
+    return mean + noise @ root.T
+
+
+def _rank_summary(
+    draws: NDArray[np.float64], rank: NDArray[np.int64], confidence: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Rank interval and P(best) from draws of the scores (bootstrap or parametric).
+
+    Ranks within a draw are ordinal (exact ties have probability zero). The
+    interval is widened, if need be, to contain the reported rank.
+    """
+    n, k = draws.shape
+    if k == 0 or n == 0:
+        return rank.copy(), rank.copy(), np.full(k, 1.0 / max(k, 1))
+    order = np.argsort(-draws, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, k + 1)[None, :].repeat(n, axis=0), axis=1)
+    low = np.quantile(ranks, (1 - confidence) / 2, axis=0, method="inverted_cdf").astype(np.int64)
+    high = np.quantile(ranks, (1 + confidence) / 2, axis=0, method="inverted_cdf").astype(np.int64)
+    p_best = (ranks == 1).mean(axis=0)
+    return np.minimum(low, rank), np.maximum(high, rank), p_best
+
+
+def _records(table: NDArray[np.int64]) -> dict[str, NDArray[np.int64]]:
+    """Wins, losses, ties (tie + both_bad) and judgments of each model, either side."""
+    left, right = table[..., 0], table[..., 1]
+    tied = table[..., 2] + table[..., 3]
+    wins = left.sum(axis=1) + right.sum(axis=0)
+    losses = right.sum(axis=1) + left.sum(axis=0)
+    ties = tied.sum(axis=1) + tied.sum(axis=0)
+    return {"wins": wins, "losses": losses, "ties": ties, "judgments": wins + losses + ties}
+
+
+def _observed(table: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Share of i-vs-j judgments that i won, ties counting half; NaN where never compared."""
+    beat = table[..., 0] + table[..., 1].T
+    tied = table[..., 2] + table[..., 3]
+    tied = tied + tied.T
+    n = beat + beat.T + tied
+    out = np.full(n.shape, np.nan)
+    np.divide(beat + tied / 2, n, out=out, where=n > 0)
+    return out
+
+
+def _fitted(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """P(i beats j) under the fit, without position effect; Davidson counts ties half."""
+    s = theta[: d.n_models]
+    gap = s[:, None] - s[None, :]
+    if d.nu_index is None:
+        return expit(gap)
+    log_nu = theta[d.nu_index]
+    log_d = np.logaddexp(np.logaddexp(gap / 2, -gap / 2), log_nu)
+    return np.exp(gap / 2 - log_d) + np.exp(log_nu - log_d) / 2
+
+
+def _tie_parameter(
+    d: Design,
+    theta: NDArray[np.float64],
+    low: NDArray[np.float64],
+    high: NDArray[np.float64],
+    cov: NDArray[np.float64],
+    z: float,
+    bootstrapped: bool,
+) -> Interval | None:
+    """Davidson's nu; its interval is built on the log scale, where it is closer to normal."""
+    if d.nu_index is None:
+        return None
+    i = d.nu_index
+    if bootstrapped:
+        return Interval(float(np.exp(theta[i])), float(np.exp(low[i])), float(np.exp(high[i])))
+    se = math.sqrt(max(cov[i, i], 0.0))
+    return Interval(float(np.exp(theta[i])), float(np.exp(theta[i] - z * se)), float(np.exp(theta[i] + z * se)))
+
+
+def _position_effect(
+    d: Design, theta: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64]
+) -> Interval | None:
+    if d.delta_index is None:
+        return None
+    i = d.delta_index
+    return Interval(float(theta[i]), float(low[i]), float(high[i]))
+
+
+def _separation(
+    scores: NDArray[np.float64],
+    rank: NDArray[np.int64],
+    cov: NDArray[np.float64],
+    draws: NDArray[np.float64] | None,
+    record: dict[str, NDArray[np.int64]],
+    table: NDArray[np.int64],
+    z: float,
+) -> tuple[Separation, ...]:
+    """One :class:`Separation` per adjacent pair in rank order (ties by model index)."""
+    order = np.lexsort((np.arange(scores.size), rank))
+    between = table.sum(axis=2)
+    between = between + between.T
+    confidence = 2 * norm.cdf(z) - 1
+    out = []
+    for upper, lower in zip(order[:-1], order[1:]):
+        diff = float(scores[upper] - scores[lower])
+        if draws is not None:
+            spread = draws[:, upper] - draws[:, lower]
+            low, high = (float(v) for v in np.quantile(spread, [(1 - confidence) / 2, (1 + confidence) / 2]))
+            se = (high - low) / (2 * z)
+        else:
+            se = math.sqrt(max(cov[upper, upper] + cov[lower, lower] - 2 * cov[upper, lower], 0.0))
+            low, high = diff - z * se, diff + z * se
+        distinguishable = low > 0 or high < 0
+        involved = int(record["judgments"][upper] + record["judgments"][lower] - between[upper, lower])
+        extra = None
+        if not distinguishable and diff > SCORE_TIE and involved > 0:
+            extra = max(1, math.ceil(involved * ((z * se / diff) ** 2 - 1)))
+        out.append(Separation(int(upper), int(lower), diff, low, high, distinguishable, extra))
+    return tuple(out)
+
+
+def _flags(
+    d: Design, cells: NDArray[np.float64], record: dict[str, NDArray[np.int64]], prior: float
+) -> tuple[tuple[str, ...], ...]:
+    """Plain-English warnings per model, for the leaderboard."""
+    k = d.n_models
+    judged = record["judgments"] > 0
+    group = groups(k, d.first, d.second, judged)
+    n_groups = int(group.max(initial=0))
+    held = np.zeros(k, bool)
+    if prior > 0 and k:
+        _, strong = n_strong_components(k, *beat_graph(d, cells))
+        sizes = np.bincount(strong[judged], minlength=k) if judged.any() else np.zeros(k, int)
+        main = int(np.argmax(sizes))
+        held = judged & ((strong != main) | (sizes[main] < 2))
+    out = []
+    for i in range(k):
+        flags: list[str] = []
+        n, wins, losses = int(record["judgments"][i]), int(record["wins"][i]), int(record["losses"][i])
+        if n == 0:
+            out.append(("no judgments",))
+            continue
+        if losses == 0 and wins > 0:
+            flags.append("never lost")
+        if wins == 0 and losses > 0:
+            flags.append("never won")
+        if wins == 0 and losses == 0:
+            flags.append("only ties")
+        if n < FEW_JUDGMENTS:
+            flags.append(f"only {n} judgment" + ("s" if n > 1 else ""))
+        if n_groups > 1:
+            flags.append(f"never compared with the others (group {group[i]})")
+        if held[i]:
+            flags.append("score held finite by the prior (one-sided results)")
+        out.append(tuple(flags))
+    return tuple(out)

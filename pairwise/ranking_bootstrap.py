@@ -1,0 +1,162 @@
+"""Bootstrap of a Bradley-Terry fit by resampling count cells, vectorised.
+
+Pure numpy/scipy; used by :mod:`pairwise.ranking`.
+
+Each judgment falls in one cell (pair, outcome). Resampling judgments with
+replacement is, cell by cell, the Poisson bootstrap: every cell's count is
+redrawn as ``Poisson(observed count)`` independently (the multinomial
+bootstrap fixes the total as well; both give the same intervals, see the
+tests). Draws are exact Poisson variates by inversion of the CDF with a guide
+table, which is ~5x faster than ``Generator.poisson`` here because every cell
+keeps its own mean across all rounds.
+
+Each round is refitted from the point estimate by a chord (simplified Newton)
+iteration that reuses the point estimate's information matrix, so a round
+costs a few gradient evaluations and no matrix factorisation. Rounds that do
+not converge that way, or whose resampled data lose the exact MLE, are refitted
+one by one exactly as the point fit is (including its prior rule).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import pdtr
+
+from pairwise.ranking_graph import estimate, mle_exists
+from pairwise.ranking_model import (
+    DIVERGENCE_BOUND,
+    TOLERANCE,
+    Design,
+    gradient,
+    information,
+    regularised,
+    terms,
+)
+
+#: Rounds per chunk. Fixed (not derived from the core count) so that the same
+#: seed gives identical numbers on any machine.
+CHUNK = 125
+CHORD_ITERATIONS = 30
+RESAMPLING = ("poisson", "multinomial")
+
+
+class PoissonSampler:
+    """Exact Poisson draws for a fixed vector of integer means, by guide-table inversion."""
+
+    def __init__(self, means: NDArray[np.float64]) -> None:
+        values, which = np.unique(means.astype(np.int64), return_inverse=True)
+        cdfs, guides, lows, cdf_at, guide_at, buckets = [], [], [], [], [], []
+        cdf_size = guide_size = 0
+        for value in values:
+            # mass outside [low, high) is below 1e-25: invisible to a float64 uniform
+            spread = 12 * np.sqrt(value) + 30
+            low = int(max(0.0, value - spread))
+            cdf = pdtr(np.arange(low, int(value + spread) + 1), value)
+            cdf[-1] = 1.0
+            n_buckets = 2 * cdf.size
+            guide = np.searchsorted(cdf, np.arange(n_buckets) / n_buckets, side="right")
+            cdfs.append(cdf)
+            guides.append(guide + cdf_size)
+            lows.append(low - cdf_size)
+            cdf_at.append(cdf_size)
+            guide_at.append(guide_size)
+            buckets.append(n_buckets)
+            cdf_size += cdf.size
+            guide_size += n_buckets
+        self.cdf = np.concatenate(cdfs) if cdfs else np.ones(0)
+        self.guide = np.concatenate(guides) if guides else np.zeros(0, np.int64)
+        self.shift = np.asarray(lows, np.int64)[which]
+        self.guide_at = np.asarray(guide_at, np.int64)[which]
+        self.buckets = np.asarray(buckets, np.float64)[which]
+
+    def draw(self, rng: np.random.Generator, rounds: int) -> NDArray[np.int64]:
+        """(rounds, N) draws; row r is one resample of every mean."""
+        u = rng.random((rounds, self.buckets.size))
+        k = self.guide[self.guide_at + (u * self.buckets).astype(np.int64)].ravel()
+        flat = u.ravel()
+        # the guide lands at or just below the answer: walk up the few that are short
+        short = np.flatnonzero(self.cdf[k] <= flat)
+        while short.size:
+            k[short] += 1
+            short = short[self.cdf[k[short]] <= flat[short]]
+        return k.reshape(rounds, -1) + self.shift
+
+
+def replicate(
+    d: Design,
+    cells: NDArray[np.float64],
+    theta: NDArray[np.float64],
+    prior: float,
+    rounds: int,
+    seed: int,
+    resampling: str = "poisson",
+) -> NDArray[np.float64]:
+    """Refitted parameters (rounds, P) of ``rounds`` bootstrap resamples; ``s`` centred."""
+    if resampling not in RESAMPLING:
+        raise ValueError(f"resampling must be one of {RESAMPLING}, not {resampling!r}")
+    if rounds == 0:
+        return np.zeros((0, d.n_params))
+    chord = np.linalg.inv(regularised(d, information(d, terms(d, theta, cells)), prior))
+    sampler = PoissonSampler(cells.ravel()) if resampling == "poisson" else None
+    sizes = [min(CHUNK, rounds - start) for start in range(0, rounds, CHUNK)]
+    streams = np.random.SeedSequence(seed).spawn(len(sizes))
+
+    def chunk(index: int) -> NDArray[np.float64]:
+        rng = np.random.default_rng(streams[index])
+        if sampler is not None:
+            drawn = sampler.draw(rng, sizes[index]).astype(np.float64)
+        else:
+            total = int(cells.sum())
+            shares = cells.ravel() / total if total else np.full(cells.size, 1 / max(cells.size, 1))
+            drawn = rng.multinomial(total, shares, size=sizes[index]).astype(np.float64)
+        return _refit(d, drawn.reshape(sizes[index], *cells.shape), cells, theta, prior, chord)
+
+    workers = min(len(sizes), os.cpu_count() or 1)
+    if workers == 1:
+        parts = [chunk(i) for i in range(len(sizes))]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(chunk, range(len(sizes))))
+    return np.concatenate(parts)
+
+
+def _refit(
+    d: Design,
+    drawn: NDArray[np.float64],
+    cells: NDArray[np.float64],
+    theta: NDArray[np.float64],
+    prior: float,
+    chord: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    out = np.tile(theta, (drawn.shape[0], 1))
+    # a round that lost support of an edge direction may have lost the exact MLE too
+    suspect = _lost_support(drawn, cells) if prior == 0 else np.zeros(drawn.shape[0], bool)
+    for r in np.flatnonzero(suspect):
+        suspect[r] = not mle_exists(d, drawn[r])
+    active = np.flatnonzero(~suspect)
+    for _ in range(CHORD_ITERATIONS):
+        if active.size == 0:
+            break
+        current = out[active]
+        step = (gradient(d, terms(d, current, drawn[active])) - prior * current) @ chord
+        current += step
+        out[active] = current
+        size = np.abs(step).max(axis=1)
+        sane = np.isfinite(size) & (np.abs(current).max(axis=1) < DIVERGENCE_BOUND)
+        suspect[active[~sane]] = True
+        active = active[sane & (size >= TOLERANCE)]
+    suspect[active] = True  # chord did not converge in time
+    for r in np.flatnonzero(suspect):
+        out[r], _ = estimate(d, drawn[r], theta if prior == 0 else None)
+    out[:, : d.n_models] -= out[:, : d.n_models].mean(axis=1, keepdims=True)
+    return out
+
+
+def _lost_support(drawn: NDArray[np.float64], cells: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Rounds in which some edge direction (win, loss or tie cell) observed before is now empty."""
+    before = cells > 0
+    return ((drawn == 0) & before).any(axis=(1, 2))
