@@ -1,0 +1,47 @@
+"""pairwise: expert pairwise judgments of AI image edits -> Bradley-Terry leaderboards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The WSGI app: ``gunicorn "pairwise:create_app()"``. Wiring only."""
+    from . import auth, config, db
+    from .storage import ImageStore
+
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    if not app.config["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'pairwise.db'}"
+    app.config["DATABASE_URL"] = config.normalise_database_url(app.config["DATABASE_URL"])
+    if not app.config["IMAGE_DIR"]:
+        app.config["IMAGE_DIR"] = str(instance / "images")
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.secret_key(instance)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 2**20
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+
+    db.init_app(app)
+    app.extensions["pairwise.store"] = ImageStore(Path(app.config["IMAGE_DIR"]))
+    auth.init_app(app)
+
+    from .account.views import bp as account_bp
+    from .api.views import bp as api_bp
+    from .board.views import bp as board_bp
+    from .judge.views import bp as judge_bp
+    from .media.views import bp as media_bp
+    for blueprint in (account_bp, judge_bp, board_bp, media_bp, api_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,214 @@
+"""The JSON API under /api/v1/: thin views over the operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from .. import exports, judging, leaderboard_formats, leaderboards, pools
+from ..auth import error_response, login_required, role_required
+from ..context import current_store, fit_options, scheduler_rng
+from ..db import get_db
+from ..errors import Conflict, Invalid, Problem
+from ..schema import Assignment, Image, Pool
+from ..vocabulary import TAGS
+from .openapi import spec
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.errorhandler(Problem)
+def problem(exc: Problem) -> Any:
+    get_db().rollback()
+    return error_response(exc.status, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    return error_response(exc.code or 500, exc.description or exc.name)
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("body: expected a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _pool_json(pool: Pool) -> dict[str, Any]:
+    db = get_db()
+    return {"name": pool.name, "settings": pool.settings(),
+            "categories": pools.pool_categories(db, pool), **pools.pool_counts(db, pool)}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return spec()
+
+
+@bp.get("/me")
+@login_required
+def me() -> Any:
+    return {"email": current_user.email, "role": current_user.role.value,
+            "categories": current_user.category_list}
+
+
+@bp.get("/pools")
+@login_required
+def list_pools() -> Any:
+    return {"pools": [_pool_json(p) for p in pools.list_pools(get_db())]}
+
+
+@bp.post("/pools")
+@role_required("admin")
+def create_pool() -> Any:
+    body = _json_body()
+    db = get_db()
+    pool = pools.create_pool(db, body.get("name"), body.get("settings") or {})
+    db.commit()
+    return _pool_json(pool), 201
+
+
+@bp.get("/pools/<pool_name>")
+@login_required
+def get_pool(pool_name: str) -> Any:
+    return _pool_json(pools.get_pool(get_db(), pool_name))
+
+
+@bp.patch("/pools/<pool_name>")
+@role_required("admin")
+def update_pool(pool_name: str) -> Any:
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    pools.apply_settings(pool, _json_body().get("settings") or {})
+    db.commit()
+    return _pool_json(pool)
+
+
+@bp.post("/pools/<pool_name>/items")
+@role_required("admin")
+def add_item(pool_name: str) -> Any:
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    form, files = request.form, request.files
+    missing = [k for k in ("id", "category", "instruction") if not form.get(k)]
+    if missing:
+        raise Invalid(f"{missing[0]}: required form field")
+    if "source" not in files:
+        raise Invalid("source: required file field")
+    outputs = {key[len("outputs["):-1]: f for key, f in files.items(multi=False)
+               if key.startswith("outputs[") and key.endswith("]")}
+    unknown = [k for k in files if k != "source" and not (k.startswith("outputs[") and k.endswith("]"))]
+    if unknown:
+        raise Invalid(f"{unknown[0]}: unknown file field (use source and outputs[<model>])")
+    if not outputs:
+        raise Invalid("outputs: send one file field outputs[<model>] per model")
+    result = pools.add_item(
+        db, current_store(), pool, item_id=form["id"], category=form["category"],
+        instruction=form["instruction"],
+        source=pools.Upload(name=files["source"].filename or "source", data=files["source"].read()),
+        outputs={m: pools.Upload(name=f.filename or m, data=f.read()) for m, f in outputs.items()},
+        max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+    db.commit()
+    status = 201 if result.created else 200
+    return {"id": result.item.external_id, "created": result.created,
+            "outputs_added": result.new_outputs}, status
+
+
+def _image_json(image: Image) -> dict[str, Any]:
+    return {"url": url_for("media.image", sha=image.sha256),
+            "preview_url": url_for("media.variant", sha=image.sha256, variant="preview"),
+            "width": image.width, "height": image.height}
+
+
+def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
+    """What the expert sees: no model names, no item ids, no file names."""
+    return {
+        "id": assignment.id,
+        "pool": pool.name,
+        "category": assignment.item.category,
+        "instruction": assignment.item.instruction,
+        "source": _image_json(assignment.item.source_image),
+        "left": _image_json(assignment.left_output.image),
+        "right": _image_json(assignment.right_output.image),
+        "expires_at": assignment.expires_at.isoformat(timespec="seconds") + "Z",
+        "rationale_min_chars": pool.rationale_min_chars,
+        "tags": TAGS,
+        "submit_url": url_for("api.submit_judgment", assignment_id=assignment.id),
+    }
+
+
+@bp.post("/pools/<pool_name>/assignments")
+@role_required("expert")
+def next_assignment(pool_name: str) -> Any:
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    assignment = judging.next_assignment(db, pool, current_user, rng=scheduler_rng(),
+                                         minutes=current_app.config["ASSIGNMENT_MINUTES"])
+    if assignment is None:
+        db.rollback()
+        return Response(status=204)
+    body = assignment_json(assignment, pool)
+    db.commit()
+    return body, 201
+
+
+@bp.post("/assignments/<int:assignment_id>/judgment")
+@role_required("expert")
+def submit_judgment(assignment_id: int) -> Any:
+    db = get_db()
+    judgment = judging.record_judgment(db, assignment_id, current_user, request.get_json(silent=True))
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(f"assignment {assignment_id} was already judged") from None
+    return {"id": judgment.id, "assignment": assignment_id, "choice": judgment.choice.value}, 201
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "false").lower()
+    if value not in ("1", "0", "true", "false", "yes", "no"):
+        raise Invalid(f"{name}: true or false")
+    return value in ("1", "true", "yes")
+
+
+@bp.get("/pools/<pool_name>/leaderboard")
+@role_required("researcher", "admin")
+def leaderboard(pool_name: str) -> Any:
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise Invalid("format: json or csv")
+    category = request.args.get("category", leaderboards.ALL) or leaderboards.ALL
+    if category != leaderboards.ALL and category not in pools.pool_categories(db, pool):
+        raise Invalid(f"category: pool {pool.name!r} has no category {category!r}")
+    try:
+        bootstrap = int(request.args["bootstrap"]) if "bootstrap" in request.args else None
+    except ValueError:
+        raise Invalid("bootstrap: a whole number of rounds") from None
+    options = fit_options(ties=request.args.get("ties", "half"), position=_flag("position"),
+                          bootstrap=bootstrap)
+    board = leaderboards.build(db, pool, category, options)
+    if fmt == "csv":
+        return Response(leaderboard_formats.to_csv([board]), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{pool.name}-{category}-leaderboard.csv"'})
+    return Response(leaderboard_formats.to_json([board]), mimetype="application/json")
+
+
+@bp.get("/pools/<pool_name>/judgments")
+@role_required("researcher", "admin")
+def judgments(pool_name: str) -> Any:
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    fmt = request.args.get("format", "jsonl")
+    if fmt not in exports.FORMATS:
+        raise Invalid("format: jsonl or csv")
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(stream_with_context(exports.stream(db, pool, fmt)), mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{pool.name}-judgments.{fmt}"'})

@@ -1,0 +1,190 @@
+"""Accounts, passwords, API tokens, roles and the CSRF rule.
+
+Browser requests authenticate with the Flask-Login session cookie and must
+carry a CSRF token on every state-changing request (forms and the judge page's
+fetch calls alike). Scripts send ``Authorization: Bearer <token>``; such a
+request acts as the token's user only, ignores any session, and needs no CSRF
+token because no browser attaches it on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import get_db
+from .errors import Conflict, Invalid, NotFound
+from .schema import ApiToken, Role, User, utcnow
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CATEGORY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MIN_PASSWORD = 8
+
+
+# ----- operations (flush, never commit) ---------------------------------------
+
+def parse_categories(text: str | None) -> list[str] | None:
+    """``"apparel, food"`` -> ``["apparel", "food"]``; empty -> None (all)."""
+    if text is None or not text.strip():
+        return None
+    slugs = [c.strip().lower() for c in text.split(",") if c.strip()]
+    for slug in slugs:
+        if not CATEGORY.match(slug):
+            raise Invalid(f"categories: {slug!r} is not a category slug (lowercase letters, digits, '-')")
+    return sorted(set(slugs))
+
+
+def add_user(db: Session, email: str, password: str, role: str,
+             categories: list[str] | None = None) -> User:
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise Invalid(f"email: {email!r} is not an email address")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise Invalid(f"role: must be one of {', '.join(r.value for r in Role)}") from None
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password: at least {MIN_PASSWORD} characters")
+    if db.scalar(select(User).where(User.email == email)) is not None:
+        raise Conflict(f"user {email} already exists")
+    user = User(email=email, password_hash=generate_password_hash(password), role=role_value,
+                categories=",".join(categories) if categories else None)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def find_user(db: Session, email: str) -> User:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user {email}")
+    return user
+
+
+def check_password(db: Session, email: str, password: str) -> User | None:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: Session, user: User) -> str:
+    """A new random token for ``user``; only its hash is stored."""
+    token = "pw_" + secrets.token_urlsafe(32)
+    db.add(ApiToken(user_id=user.id, token_hash=hash_token(token)))
+    db.flush()
+    return token
+
+
+def user_for_token(db: Session, token: str) -> User | None:
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or not row.user.is_active:
+        return None
+    return row.user
+
+
+# ----- request wiring ---------------------------------------------------------
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/images/")
+
+
+def error_response(status: int, message: str) -> tuple[Any, int]:
+    return jsonify(error=message), status
+
+
+def _authenticate_bearer() -> Any:
+    header = request.headers.get("Authorization", "")
+    g.token_auth = False
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "Authorization header must be 'Bearer <token>'")
+    db = get_db()
+    user = user_for_token(db, token.strip())
+    if user is None:
+        return error_response(401, "unknown or revoked API token")
+    # Flask-Login keeps the request's user in g._login_user: setting it here
+    # makes the token's user current_user for this request, whatever session
+    # cookie came along, without writing a session.
+    g._login_user = user
+    g.token_auth = True
+    return None
+
+
+def _csrf_for_sessions() -> None:
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not g.get("token_auth"):
+        csrf.protect()
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    login_manager.login_message = "Please log in."
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # we call protect() ourselves
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
+    csrf.init_app(app)
+    app.before_request(_authenticate_bearer)
+    app.before_request(_csrf_for_sessions)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.is_active else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Any:
+        if _wants_json():
+            return error_response(401, "log in or send 'Authorization: Bearer <token>'")
+        return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        message = f"CSRF check failed: {exc.description} Reload the page and try again."
+        if _wants_json():
+            return error_response(400, message)
+        return message, 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Logged in (session or token) and holding one of ``roles``."""
+    allowed = {Role(r) for r in roles}
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                names = " or ".join(sorted(r.value for r in allowed))
+                if _wants_json():
+                    return error_response(403, f"this needs the {names} role")
+                abort(403, f"This page is for the {names} role.")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    return role_required(*(r.value for r in Role))(view)

@@ -1,0 +1,69 @@
+"""Settings: defaults < instance/config.py < PAIRWISE_* environment < test mapping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+# Every setting the app reads, with its default. Each can be overridden by an
+# environment variable of the same name prefixed with PAIRWISE_ (the CLI and
+# gunicorn read the same ones).
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: SQLite file under the instance folder
+    "IMAGE_DIR": None,  # None: images/ under the instance folder
+    "SECRET_KEY": None,  # None: a random key kept in instance/secret_key
+    "ASSIGNMENT_MINUTES": 120,  # how long an issued pair stays valid
+    "BOOTSTRAP_ROUNDS": 1000,  # leaderboard intervals (downloads and pages)
+    "BOOTSTRAP_SEED": 20240601,
+    "HOURLY_RATE": 35.0,  # USD per expert hour, for cost estimates
+    "MAX_UPLOAD_MB": 200,
+    "MAX_IMAGE_PIXELS": 40_000_000,
+    "SESSION_COOKIE_SECURE": False,
+}
+
+_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS"}
+_FLOATS = {"HOURLY_RATE"}
+_BOOLS = {"SESSION_COOKIE_SECURE"}
+
+
+def _coerce(key: str, raw: str) -> Any:
+    if key in _INTS:
+        return int(raw)
+    if key in _FLOATS:
+        return float(raw)
+    if key in _BOOLS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return raw
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) -> dict[str, Any]:
+    """The PAIRWISE_* variables that are set, typed like their defaults."""
+    found: dict[str, Any] = {}
+    for key in DEFAULTS:
+        raw = environ.get(f"PAIRWISE_{key}")
+        if raw not in (None, ""):
+            try:
+                found[key] = _coerce(key, raw)
+            except ValueError as exc:
+                raise SystemExit(f"PAIRWISE_{key}: not a valid value ({raw!r})") from exc
+    return found
+
+
+def secret_key(instance_path: Path) -> str:
+    """A stable random key for the embedded default, made once per instance folder."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(os.urandom(32).hex())
+        os.replace(tmp, path)
+    return path.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain postgres:// URLs (as hosting providers hand them out)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,71 @@
+"""Raw judgments, streamed as CSV or JSONL rows (the `pairwise rank` input)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from .schema import Assignment, Item, Judgment, Model, Pool
+
+COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
+           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id")
+FORMATS = ("csv", "jsonl")
+
+
+def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
+    left, right = aliased(Model), aliased(Model)
+    query = (select(Judgment, Item.external_id, left.name, right.name)
+             .join(Assignment, Assignment.id == Judgment.assignment_id)
+             .join(Item, Item.id == Assignment.item_id)
+             .join(left, left.id == Judgment.left_model_id)
+             .join(right, right.id == Judgment.right_model_id)
+             .where(Judgment.pool_id == pool.id)
+             .order_by(Judgment.id)
+             .execution_options(yield_per=2000))  # streamed, never all in memory
+    for judgment, item, model_left, model_right in db.execute(query):
+        yield {
+            "pool": pool.name,
+            "category": judgment.category,
+            "item": item,
+            "model_left": model_left,
+            "model_right": model_right,
+            "choice": judgment.choice.value,
+            # A pseudonym: researchers can compare raters without seeing emails.
+            "expert": f"expert-{judgment.expert_id}",
+            "rationale": judgment.rationale,
+            "tags_left": list(judgment.tags_left or []),
+            "tags_right": list(judgment.tags_right or []),
+            "seconds": round(judgment.seconds, 1),
+            "created_at": judgment.created_at.isoformat(timespec="seconds") + "Z",
+            "judgment_id": judgment.id,
+        }
+
+
+def as_jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        row = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"])}
+        writer.writerow(row)
+        if buffer.tell() > 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def stream(db: Session, pool: Pool, fmt: str) -> Iterator[str]:
+    rows = judgment_rows(db, pool)
+    return as_csv(rows) if fmt == "csv" else as_jsonl(rows)

@@ -1,0 +1,25 @@
+"""The judge page: a shell; pairs come from and go to the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+
+from .. import pools
+from ..auth import role_required
+from ..db import get_db
+from ..errors import NotFound
+from ..vocabulary import TAGS
+
+bp = Blueprint("judge", __name__)
+
+
+@bp.get("/pools/<pool_name>/judge")
+@role_required("expert")
+def judge(pool_name: str) -> Any:
+    try:
+        pool = pools.get_pool(get_db(), pool_name)
+    except NotFound:
+        abort(404)
+    return render_template("judge/judge.html", pool=pool, tags=TAGS)

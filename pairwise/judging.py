@@ -1,0 +1,143 @@
+"""Issue pairs to experts and record their judgments (operations: flush only)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import scheduling
+from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from .schema import Assignment, Choice, Item, Judgment, Output, Pool, User, utcnow
+from .vocabulary import TAGS
+
+MAX_RATIONALE = 5000
+
+
+def _expert_items(db: Session, pool: Pool, expert: User) -> dict[int, list[int]]:
+    query = (select(Output.item_id, Output.id).join(Item, Item.id == Output.item_id)
+             .where(Item.pool_id == pool.id))
+    categories = expert.category_list
+    if categories is not None:
+        query = query.where(Item.category.in_(categories))
+    item_outputs: dict[int, list[int]] = defaultdict(list)
+    for item_id, output_id in db.execute(query):
+        item_outputs[item_id].append(output_id)
+    return item_outputs
+
+
+def _judged_pairs(db: Session, pool: Pool, expert: User) -> set[tuple[int, int]]:
+    rows = db.execute(select(Assignment.left_output_id, Assignment.right_output_id)
+                      .join(Judgment, Judgment.assignment_id == Assignment.id)
+                      .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
+    return {scheduling.pair_key(a, b) for a, b in rows}
+
+
+def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator,
+                    minutes: int, now: datetime | None = None) -> Assignment | None:
+    """The expert's open assignment in this pool, or a new one; None when done."""
+    now = now or utcnow()
+    if not pool.is_open:
+        raise Conflict(f"pool {pool.name!r} is closed")
+    # A reload or a second tab gets the pair already issued, not a new one:
+    # an unanswered pair costs nothing but would skew the schedule.
+    pending = db.scalar(select(Assignment)
+                        .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+                        .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
+                               Assignment.expires_at > now, Judgment.id.is_(None))
+                        .order_by(Assignment.issued_at).limit(1))
+    if pending is not None:
+        return pending
+    choice = scheduling.choose_uniform(_expert_items(db, pool, expert),
+                                       _judged_pairs(db, pool, expert), rng)
+    if choice is None:
+        return None
+    item_id, left, right = choice
+    assignment = Assignment(pool_id=pool.id, item_id=item_id, expert_id=expert.id,
+                            left_output_id=left, right_output_id=right, issued_at=now,
+                            expires_at=now + timedelta(minutes=minutes))
+    db.add(assignment)
+    db.flush()
+    return assignment
+
+
+@dataclass(frozen=True)
+class Answer:
+    choice: Choice
+    rationale: str
+    tags_left: list[str]
+    tags_right: list[str]
+
+
+def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
+    """Check a judgment body; raise Invalid naming the first bad field."""
+    if not isinstance(body, dict):
+        raise Invalid("body: expected a JSON object with choice, rationale and tags")
+    unknown = set(body) - {"choice", "rationale", "tags"}
+    if unknown:
+        raise Invalid(f"{sorted(unknown)[0]}: unknown field")
+    try:
+        choice = Choice(body.get("choice"))
+    except ValueError:
+        raise Invalid("choice: must be one of left, right, tie, both_bad") from None
+    rationale = body.get("rationale")
+    if not isinstance(rationale, str):
+        raise Invalid("rationale: required (a short text saying why)")
+    rationale = rationale.strip()
+    if len(rationale) < max(rationale_min_chars, 1):
+        raise Invalid(f"rationale: at least {max(rationale_min_chars, 1)} characters, "
+                      f"not counting surrounding spaces (got {len(rationale)})")
+    if len(rationale) > MAX_RATIONALE:
+        raise Invalid(f"rationale: at most {MAX_RATIONALE} characters")
+    tags = body.get("tags", {}) or {}
+    if not isinstance(tags, dict) or set(tags) - {"left", "right"}:
+        raise Invalid("tags: expected {\"left\": [...], \"right\": [...]}")
+    sides: dict[str, list[str]] = {}
+    for side in ("left", "right"):
+        values = tags.get(side, []) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise Invalid(f"tags.{side}: expected a list of tag names")
+        for v in values:
+            if v not in TAGS:
+                raise Invalid(f"tags.{side}: unknown tag {v!r} (known: {', '.join(TAGS)})")
+        sides[side] = sorted(set(values))
+    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"])
+
+
+def get_assignment(db: Session, assignment_id: int, expert: User) -> Assignment:
+    assignment = db.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"no assignment {assignment_id}")
+    if assignment.expert_id != expert.id:
+        raise Forbidden(f"assignment {assignment_id} was issued to another expert")
+    return assignment
+
+
+def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
+                    now: datetime | None = None) -> Judgment:
+    """Store the expert's answer to their own, open assignment."""
+    now = now or utcnow()
+    assignment = get_assignment(db, assignment_id, expert)
+    if db.scalar(select(Judgment.id).where(Judgment.assignment_id == assignment.id)) is not None:
+        raise Conflict(f"assignment {assignment_id} was already judged")
+    if assignment.expires_at <= now:
+        raise Gone(f"assignment {assignment_id} expired at {assignment.expires_at:%Y-%m-%d %H:%M} UTC; "
+                   "ask for a new pair")
+    pool = db.get(Pool, assignment.pool_id)
+    assert pool is not None
+    answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars)
+    judgment = Judgment(
+        assignment_id=assignment.id, pool_id=pool.id, category=assignment.item.category,
+        expert_id=expert.id, left_model_id=assignment.left_output.model_id,
+        right_model_id=assignment.right_output.model_id, choice=answer.choice,
+        rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
+        seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
+    )
+    db.add(judgment)
+    db.flush()  # the unique assignment_id turns a racing second submission into an error here
+    return judgment

@@ -1,0 +1,40 @@
+"""Images by content hash: immutable, so browsers may cache them for a year."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, send_file
+
+from ..auth import login_required
+from ..context import current_store
+from ..imaging import DISPLAY_SIZES
+
+bp = Blueprint("media", __name__, url_prefix="/images")
+
+
+def _send(sha: str, variant: str) -> Any:
+    try:
+        path = current_store().path(sha, variant)
+    except KeyError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/png", conditional=True, etag=True)
+    # private: images need a login, so shared caches must not keep them.
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+@bp.get("/<sha>.png")
+@login_required
+def image(sha: str) -> Any:
+    return _send(sha, "full")
+
+
+@bp.get("/<sha>/<variant>.png")
+@login_required
+def variant(sha: str, variant: str) -> Any:
+    if variant not in DISPLAY_SIZES:
+        abort(404)
+    return _send(sha, variant)

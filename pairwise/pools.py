@@ -1,0 +1,242 @@
+"""Pool operations: create pools, add items with their images, seed manifests.
+
+Operations take a session, flush and never commit: the caller (a view or a CLI
+command) commits once, so a failure anywhere rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import imaging
+from .errors import Conflict, Invalid, NotFound
+from .manifest import POOL_NAME, CATEGORY, Manifest, ManifestError, check_item_fields
+from .schema import Image, Item, Model, Output, Pool
+from .storage import ImageStore
+
+SCHEDULERS = ("uniform",)
+SETTINGS = ("rationale_min_chars", "scheduler", "overlap_share", "gold_share", "open", "categories")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Image bytes as they arrived, with the name to quote in errors."""
+
+    name: str
+    data: bytes
+
+
+def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated pool settings, ready for :func:`apply_settings`."""
+    if not isinstance(settings, Mapping):
+        raise Invalid("settings: must be an object")
+    clean: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise Invalid(f"settings: unknown setting {key!r} (known: {', '.join(SETTINGS)})")
+        if key == "rationale_min_chars":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2000:
+                raise Invalid("settings.rationale_min_chars: a whole number from 0 to 2000")
+        elif key == "scheduler":
+            if value == "active":
+                raise Invalid("settings.scheduler: 'active' is not available yet; use 'uniform'")
+            if value not in SCHEDULERS:
+                raise Invalid(f"settings.scheduler: one of {', '.join(SCHEDULERS)}")
+        elif key in ("overlap_share", "gold_share"):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise Invalid(f"settings.{key}: a number from 0 to 1")
+            value = float(value)
+        elif key == "open":
+            if not isinstance(value, bool):
+                raise Invalid("settings.open: true or false")
+        elif key == "categories" and value is not None:
+            if not isinstance(value, list) or not value or not all(
+                    isinstance(c, str) and CATEGORY.match(c) for c in value):
+                raise Invalid("settings.categories: a non-empty list of lowercase category slugs, or null")
+            value = sorted(set(value))
+        clean[key] = value
+    return clean
+
+
+def apply_settings(pool: Pool, settings: Mapping[str, Any]) -> None:
+    for key, value in check_settings(settings).items():
+        if key == "open":
+            pool.is_open = value
+        elif key == "categories":
+            pool.allowed_categories = value
+        else:
+            setattr(pool, key, value)
+
+
+def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = None) -> Pool:
+    if not isinstance(name, str) or not POOL_NAME.match(name):
+        raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
+    if db.scalar(select(Pool).where(Pool.name == name)) is not None:
+        raise Conflict(f"pool {name!r} already exists")
+    pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.0,
+                gold_share=0.0, is_open=True)
+    apply_settings(pool, settings or {})
+    db.add(pool)
+    db.flush()
+    return pool
+
+
+def get_pool(db: Session, name: str) -> Pool:
+    pool = db.scalar(select(Pool).where(Pool.name == name))
+    if pool is None:
+        raise NotFound(f"no pool {name!r}")
+    return pool
+
+
+def list_pools(db: Session) -> list[Pool]:
+    return list(db.scalars(select(Pool).order_by(Pool.name)))
+
+
+def pool_categories(db: Session, pool: Pool) -> list[str]:
+    return list(db.scalars(select(Item.category).where(Item.pool_id == pool.id)
+                           .distinct().order_by(Item.category)))
+
+
+def pool_counts(db: Session, pool: Pool) -> dict[str, int]:
+    from .schema import Judgment
+    return {
+        "items": db.scalar(select(func.count()).select_from(Item).where(Item.pool_id == pool.id)) or 0,
+        "models": db.scalar(select(func.count()).select_from(Model).where(Model.pool_id == pool.id)) or 0,
+        "judgments": db.scalar(select(func.count()).select_from(Judgment)
+                               .where(Judgment.pool_id == pool.id)) or 0,
+    }
+
+
+def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: int) -> Image:
+    """Normalise, store under its content hash, and return its (new or known) row."""
+    try:
+        normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels)
+    except imaging.ImageError as exc:
+        raise Invalid(str(exc)) from None
+    image = db.scalar(select(Image).where(Image.sha256 == normalised.sha256))
+    if image is None:
+        # A file written for a transaction that later rolls back stays in the
+        # store unreferenced: harmless, since content addresses never clash.
+        store.put(normalised)
+        image = Image(sha256=normalised.sha256, width=normalised.width,
+                      height=normalised.height, byte_size=len(normalised.png))
+        db.add(image)
+        db.flush()
+    return image
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: Item
+    created: bool
+    new_outputs: int
+
+
+def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, category: str,
+             instruction: str, source: Upload, outputs: Mapping[str, Upload],
+             max_pixels: int = 40_000_000) -> ItemResult:
+    """Add an item and its outputs; the seeding script's id makes this idempotent.
+
+    Sending the same item again changes nothing; sending it with outputs of new
+    models adds those (a model joining a running pool); anything that differs
+    from what is stored is a conflict.
+    """
+    instruction = instruction.strip() if isinstance(instruction, str) else instruction
+    try:
+        check_item_fields(f"item {item_id!r}", item_id, category, instruction, list(outputs))
+    except ManifestError as exc:
+        raise Invalid(str(exc)) from None
+    if pool.allowed_categories and category not in pool.allowed_categories:
+        raise Invalid(f"item {item_id!r}: category {category!r} is not one of this pool's "
+                      f"({', '.join(pool.allowed_categories)})")
+    source_image = store_image(db, store, source, max_pixels=max_pixels)
+    output_images = {name: store_image(db, store, up, max_pixels=max_pixels)
+                     for name, up in outputs.items()}
+
+    item = db.scalar(select(Item).where(Item.pool_id == pool.id, Item.external_id == item_id))
+    created = item is None
+    if item is None:
+        if len(outputs) < 2:
+            raise Invalid(f"item {item_id!r}: a new item needs outputs of at least two models")
+        item = Item(pool_id=pool.id, external_id=item_id, category=category,
+                    instruction=instruction, source_image_id=source_image.id)
+        db.add(item)
+        db.flush()
+        existing: dict[str, int] = {}
+    else:
+        if (item.category, item.instruction, item.source_image_id) != (
+                category, instruction, source_image.id):
+            raise Conflict(f"item {item_id!r} already exists in pool {pool.name!r} with a different "
+                           "source, instruction or category")
+        existing = dict(db.execute(select(Model.name, Output.image_id)
+                                   .join(Output, Output.model_id == Model.id)
+                                   .where(Output.item_id == item.id)).tuples().all())
+    new_outputs = 0
+    for name, image in output_images.items():
+        if name in existing:
+            if existing[name] != image.id:
+                raise Conflict(f"item {item_id!r}: model {name!r} already has a different output")
+            continue
+        model = _model(db, pool, name)
+        db.add(Output(item_id=item.id, model_id=model.id, image_id=image.id))
+        new_outputs += 1
+    db.flush()
+    return ItemResult(item=item, created=created, new_outputs=new_outputs)
+
+
+def _model(db: Session, pool: Pool, name: str) -> Model:
+    model = db.scalar(select(Model).where(Model.pool_id == pool.id, Model.name == name))
+    if model is None:
+        model = Model(pool_id=pool.id, name=name)
+        db.add(model)
+        db.flush()
+    return model
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    pool: str
+    pool_created: bool
+    items_created: int
+    items_unchanged: int
+    outputs_added: int
+
+    def summary(self) -> str:
+        verb = "created" if self.pool_created else "updated"
+        return (f"pool {self.pool!r} {verb}: {self.items_created} new items, "
+                f"{self.items_unchanged} already present, {self.outputs_added} outputs added")
+
+
+def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str | None = None,
+         max_pixels: int = 40_000_000,
+         progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda it: it) -> SeedReport:
+    """Import a whole manifest into one pool (created if needed), or raise."""
+    name = pool_name or manifest.pool
+    if not name:
+        raise Invalid("no pool name: give --pool NAME or a 'pool' key in the manifest")
+    pool = db.scalar(select(Pool).where(Pool.name == name))
+    pool_created = pool is None
+    if pool is None:
+        pool = create_pool(db, name, manifest.settings)
+    elif manifest.settings:
+        apply_settings(pool, manifest.settings)
+    created = unchanged = added = 0
+    for entry in progress(manifest.items):
+        uploads = {m: Upload(name=str(p.name), data=p.read_bytes()) for m, p in entry.outputs.items()}
+        try:
+            result = add_item(db, store, pool, item_id=entry.id, category=entry.category,
+                              instruction=entry.instruction,
+                              source=Upload(name=entry.source.name, data=entry.source.read_bytes()),
+                              outputs=uploads, max_pixels=max_pixels)
+        except Invalid as exc:
+            raise Invalid(f"{entry.category}/{entry.id}: {exc.message}") from None
+        created += result.created
+        unchanged += not result.created and result.new_outputs == 0
+        added += result.new_outputs
+    return SeedReport(pool=name, pool_created=pool_created, items_created=created,
+                      items_unchanged=unchanged, outputs_added=added)

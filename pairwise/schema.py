@@ -1,0 +1,225 @@
+"""The tables, as SQLAlchemy 2 typed classes.
+
+Not called ``models.py``: in this product a *model* is the AI system being
+ranked (class :class:`Model`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the same on SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Role(enum.StrEnum):
+    expert = "expert"
+    researcher = "researcher"
+    admin = "admin"
+
+
+class Choice(enum.StrEnum):
+    left = "left"
+    right = "right"
+    tie = "tie"
+    both_bad = "both_bad"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as short strings with a CHECK constraint: no PostgreSQL enum type
+    # to migrate when a value is added.
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=20,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    # Comma-separated category slugs an expert may judge; None: all categories.
+    categories: Mapped[str | None] = mapped_column(String(1000))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def category_list(self) -> list[str] | None:
+        if not self.categories:
+            return None
+        return [c for c in self.categories.split(",") if c]
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # sha256 of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Pool(Base):
+    __tablename__ = "pool"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    rationale_min_chars: Mapped[int] = mapped_column(default=20)
+    scheduler: Mapped[str] = mapped_column(String(20), default="uniform")
+    overlap_share: Mapped[float] = mapped_column(Float, default=0.0)
+    gold_share: Mapped[float] = mapped_column(Float, default=0.0)
+    is_open: Mapped[bool] = mapped_column(default=True)
+    # When set, items must use one of these category slugs.
+    allowed_categories: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "rationale_min_chars": self.rationale_min_chars,
+            "scheduler": self.scheduler,
+            "overlap_share": self.overlap_share,
+            "gold_share": self.gold_share,
+            "open": self.is_open,
+            "categories": self.allowed_categories,
+        }
+
+
+class Image(Base):
+    """A normalised image in the content-addressed store."""
+
+    __tablename__ = "image"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    width: Mapped[int]
+    height: Mapped[int]
+    byte_size: Mapped[int]
+
+
+class Item(Base):
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("pool_id", "external_id"),
+        Index("ix_item_pool_category", "pool_id", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))  # the seeding script's id
+    category: Mapped[str] = mapped_column(String(64))
+    instruction: Mapped[str] = mapped_column(Text)
+    source_image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source_image: Mapped[Image] = relationship()
+    outputs: Mapped[list[Output]] = relationship(back_populates="item")
+
+
+class Model(Base):
+    """An AI editing system under test, named per pool."""
+
+    __tablename__ = "model"
+    __table_args__ = (UniqueConstraint("pool_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Output(Base):
+    __tablename__ = "output"
+    __table_args__ = (UniqueConstraint("item_id", "model_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+
+    item: Mapped[Item] = relationship(back_populates="outputs")
+    model: Mapped[Model] = relationship()
+    image: Mapped[Image] = relationship()
+
+
+class Assignment(Base):
+    """A pair of outputs of one item issued to one expert, positions fixed at issue."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (Index("ix_assignment_expert_pool", "expert_id", "pool_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    left_output_id: Mapped[int] = mapped_column(ForeignKey("output.id", ondelete="CASCADE"))
+    right_output_id: Mapped[int] = mapped_column(ForeignKey("output.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    item: Mapped[Item] = relationship()
+    left_output: Mapped[Output] = relationship(foreign_keys=[left_output_id])
+    right_output: Mapped[Output] = relationship(foreign_keys=[right_output_id])
+    judgment: Mapped[Judgment | None] = relationship(back_populates="assignment")
+
+
+class Judgment(Base):
+    """An expert's answer to an assignment.
+
+    Pool, category, expert and the two models are copied from the assignment
+    so that a leaderboard is one GROUP BY over this table alone.
+    """
+
+    __tablename__ = "judgment"
+    __table_args__ = (
+        Index("ix_judgment_cells", "pool_id", "category", "left_model_id", "right_model_id", "choice"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id"))
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id"))
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
+    rationale: Mapped[str] = mapped_column(Text)
+    tags_left: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags_right: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seconds: Mapped[float] = mapped_column(Float)  # from issue to submission, server clock
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignment: Mapped[Assignment] = relationship(back_populates="judgment")
