@@ -28,7 +28,12 @@ Intervals. Closed form (``bootstrap=0``): from the inverse information, or the
 sandwich ``A^+ B A^+`` for half ties, with the sum-to-zero constraint handled
 by the pseudo-inverse. Bootstrap (``bootstrap=N``): percentile intervals of N
 refits on Poisson-resampled count cells (see :mod:`pairwise.ranking_bootstrap`),
-reproducible from ``seed``.
+reproducible from ``seed``; rank intervals and P(best) from the same rounds.
+Without a bootstrap, rank intervals and P(best) come from ``PARAMETRIC_DRAWS``
+seeded draws of the normal approximation. When the fit needed a prior, the
+bootstrap is not run (resamples of a one-sided record stay one-sided, so its
+intervals would be falsely narrow): the posterior (Fisher) intervals are
+reported and ``settings["interval_method"]`` says so.
 """
 
 from __future__ import annotations
@@ -181,7 +186,8 @@ def fit(
     position : bool
         Estimate a left-side advantage.
     bootstrap : int
-        Bootstrap rounds; 0 for closed-form intervals.
+        Bootstrap rounds; 0 for closed-form intervals. Ignored (and reported
+        as such in ``settings``) when the fit needs a prior.
     seed : int
         Seed of the bootstrap (or, without one, of the draws for rank intervals).
     confidence : float
@@ -199,7 +205,11 @@ def fit(
     cov = covariance(d, theta, cells, prior, closed)
     z = float(norm.ppf(0.5 + confidence / 2))
 
-    if bootstrap:
+    # A bootstrap cannot see uncertainty the data do not hold (a model that never
+    # lost never loses in a resample either), so with a prior the posterior
+    # (Fisher) intervals are reported instead, and the settings say so.
+    resample = bootstrap > 0 and prior == 0
+    if resample:
         samples = replicate(d, cells, theta, prior, bootstrap, seed)
         low, high = np.quantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
         draws = samples[:, :k]
@@ -222,8 +232,8 @@ def fit(
         "confidence": float(confidence),
         "prior": float(prior),
         "interval_method": method,
-        "rank_interval_method": "bootstrap" if bootstrap else "normal approximation (parametric draws)",
-        "resampling": "poisson cells" if bootstrap else None,
+        "rank_interval_method": "bootstrap" if resample else "normal approximation (parametric draws)",
+        "resampling": "poisson cells" if resample else None,
     }
     return Fit(
         scores=_frozen(scores),
@@ -241,11 +251,11 @@ def fit(
         judgments=_frozen(record["judgments"]),
         flags=_flags(d, cells, record, prior),
         prior=float(prior),
-        tie_parameter=_tie_parameter(d, theta, low, high, cov, z, bootstrap > 0),
+        tie_parameter=_tie_parameter(d, theta, low, high, cov, z, resample),
         position_effect=_position_effect(d, theta, low, high),
         observed_win_rate=_frozen(_observed(table)),
         fitted_win_prob=_frozen(_fitted(d, theta)),
-        separation=_separation(scores, rank, cov[:k, :k], draws if bootstrap else None, record, table, z),
+        separation=_separation(scores, rank, cov[:k, :k], draws if resample else None, record, table, z),
         settings=settings,
     )
 

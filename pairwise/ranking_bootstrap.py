@@ -100,6 +100,8 @@ def replicate(
         raise ValueError(f"resampling must be one of {RESAMPLING}, not {resampling!r}")
     if rounds == 0:
         return np.zeros((0, d.n_params))
+    if not cells.any():  # nothing to resample: every round is the (prior-only) point fit
+        return np.tile(theta, (rounds, 1))
     chord = np.linalg.inv(regularised(d, information(d, terms(d, theta, cells)), prior))
     sampler = PoissonSampler(cells.ravel()) if resampling == "poisson" else None
     sizes = [min(CHUNK, rounds - start) for start in range(0, rounds, CHUNK)]
@@ -145,8 +147,8 @@ def _refit(
         step = (gradient(d, terms(d, current, drawn[active])) - prior * current) @ chord
         current += step
         out[active] = current
-        size = np.abs(step).max(axis=1)
-        sane = np.isfinite(size) & (np.abs(current).max(axis=1) < DIVERGENCE_BOUND)
+        size = np.abs(step).max(axis=1, initial=0.0)
+        sane = np.isfinite(size) & (np.abs(current).max(axis=1, initial=0.0) < DIVERGENCE_BOUND)
         suspect[active[~sane]] = True
         active = active[sane & (size >= TOLERANCE)]
     suspect[active] = True  # chord did not converge in time
