@@ -42,6 +42,8 @@ from pairwise.ranking_model import (
 CHUNK = 125
 CHORD_ITERATIONS = 30
 RESAMPLING = ("poisson", "multinomial")
+#: Resampled cells (rounds x cells) above which chunks run on several threads.
+PARALLEL_CELLS = 2_000_000
 
 
 class PoissonSampler:
@@ -117,7 +119,9 @@ def replicate(
             drawn = rng.multinomial(total, shares, size=sizes[index]).astype(np.float64)
         return _refit(d, drawn.reshape(sizes[index], *cells.shape), cells, theta, prior, chord)
 
-    workers = min(len(sizes), os.cpu_count() or 1)
+    # threads pay off only for big tables (numpy releases the GIL in the heavy loops)
+    big = rounds * cells.size > PARALLEL_CELLS
+    workers = min(len(sizes), os.cpu_count() or 1) if big else 1
     if workers == 1:
         parts = [chunk(i) for i in range(len(sizes))]
     else:
@@ -136,7 +140,7 @@ def _refit(
 ) -> NDArray[np.float64]:
     out = np.tile(theta, (drawn.shape[0], 1))
     # a round that lost support of an edge direction may have lost the exact MLE too
-    suspect = _lost_support(drawn, cells) if prior == 0 else np.zeros(drawn.shape[0], bool)
+    suspect = _lost_support(d, drawn, cells) if prior == 0 else np.zeros(drawn.shape[0], bool)
     for r in np.flatnonzero(suspect):
         suspect[r] = not mle_exists(d, drawn[r])
     active = np.flatnonzero(~suspect)
@@ -158,7 +162,19 @@ def _refit(
     return out
 
 
-def _lost_support(drawn: NDArray[np.float64], cells: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Rounds in which some edge direction (win, loss or tie cell) observed before is now empty."""
-    before = cells > 0
-    return ((drawn == 0) & before).any(axis=(1, 2))
+def _lost_support(d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Rounds in which some "beat" direction of an edge observed before is now empty.
+
+    Only such rounds can have lost the exact MLE (their beat graph is a
+    subgraph of the original one), so only they need the graph check.
+    """
+    def directions(c: NDArray[np.float64]) -> NDArray[np.bool_]:
+        a, b, t = c[..., 0, :], c[..., 1, :], c[..., 2, :]
+        return np.stack([a + t > 0, b + t > 0], axis=-2)
+
+    lost = directions(cells) & ~directions(drawn)
+    if d.nu_index is not None:  # Davidson also needs a tie and a decisive result
+        lost_ties = drawn[:, 2].sum(axis=1) == 0
+        lost_decisive = drawn[:, :2].sum(axis=(1, 2)) == 0
+        return lost.any(axis=(1, 2)) | lost_ties | lost_decisive
+    return lost.any(axis=(1, 2))

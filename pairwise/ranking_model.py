@@ -66,6 +66,7 @@ class Design:
     ties: str
     position: bool
     x: sparse.csr_array
+    xt: sparse.csr_array  # x transposed, kept because transposing costs more than the product
 
     @property
     def n_params(self) -> int:
@@ -137,7 +138,7 @@ def design(k: int, first: NDArray, second: NDArray, ties: str, position: bool) -
         (np.concatenate(data), (np.tile(rows, len(cols)), np.concatenate(cols))),
         shape=(n_edges, n_params),
     )
-    return Design(k, first.astype(np.intp), second.astype(np.intp), ties, position, x)
+    return Design(k, first.astype(np.intp), second.astype(np.intp), ties, position, x, x.T.tocsr())
 
 
 def eta(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -178,7 +179,7 @@ def terms(d: Design, theta: NDArray[np.float64], cells: NDArray[np.float64]) -> 
 def gradient(d: Design, tm: Terms) -> NDArray[np.float64]:
     """Score vector (..., P) of the log-likelihood (no prior)."""
     r = np.atleast_2d(tm.r_eta)
-    g = (d.x.T @ r.T).T
+    g = (d.xt @ r.T).T
     if d.nu_index is not None:
         g[:, d.nu_index] += np.atleast_2d(tm.r_nu).sum(-1)
     return g.reshape(tm.r_eta.shape[:-1] + (d.n_params,))
@@ -203,9 +204,27 @@ def sandwich_meat(d: Design, theta: NDArray[np.float64], cells: NDArray[np.float
 
 
 def _bilinear(d: Design, w_ee: NDArray, w_en: NDArray | None, w_nn: NDArray | None) -> NDArray[np.float64]:
-    h = (d.x.T @ sparse.diags_array(w_ee) @ d.x).toarray() if d.n_edges else np.zeros((d.n_params,) * 2)
+    """``sum_e w_e x_e x_e^T`` (plus the ``log_nu`` row and column), scattered with one bincount.
+
+    ``x_e`` is +1 at ``first``, -1 at ``second`` and +1 at ``delta``; a
+    sparse product would do, but its overhead dominates at leaderboard sizes.
+    """
+    p = d.n_params
+    coords = [(d.first, 1.0), (d.second, -1.0)]
+    if d.position:
+        coords.append((np.full(d.n_edges, d.delta_index), 1.0))
+    rows, cols, values = [], [], []
+    for row, sign_row in coords:
+        for col, sign_col in coords:
+            rows.append(row)
+            cols.append(col)
+            values.append(sign_row * sign_col * w_ee)
+    flat = np.concatenate(rows) * p + np.concatenate(cols)
+    h = np.bincount(flat, weights=np.concatenate(values), minlength=p * p).reshape(p, p).astype(np.float64)
     if d.nu_index is not None and w_en is not None and w_nn is not None:
-        cross = d.x.T @ w_en
+        cross = np.zeros(p)
+        for index, sign in coords:
+            cross += np.bincount(index, weights=sign * w_en, minlength=p)[:p]
         h[:, d.nu_index] += cross
         h[d.nu_index, :] += cross
         h[d.nu_index, d.nu_index] += w_nn.sum()
