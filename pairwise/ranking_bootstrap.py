@@ -20,20 +20,22 @@ one by one exactly as the point fit is (including its prior rule).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import pdtr
+from scipy.special import expit, pdtr
 
 from pairwise.ranking_graph import estimate, mle_exists
 from pairwise.ranking_model import (
     DIVERGENCE_BOUND,
-    TOLERANCE,
     Design,
+    eta,
     gradient,
     information,
     regularised,
+    score_null_vector,
     terms,
 )
 
@@ -41,6 +43,9 @@ from pairwise.ranking_model import (
 #: seed gives identical numbers on any machine.
 CHUNK = 125
 CHORD_ITERATIONS = 30
+#: Refits stop when no parameter moves more than this share of the smallest
+#: standard error: far below what moves a percentile.
+REFIT_TOLERANCE = 1e-4
 RESAMPLING = ("poisson", "multinomial")
 #: Resampled cells (rounds x cells) above which chunks run on several threads.
 PARALLEL_CELLS = 2_000_000
@@ -139,22 +144,23 @@ def _refit(
     chord: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     out = np.tile(theta, (drawn.shape[0], 1))
-    # a round that lost support of an edge direction may have lost the exact MLE too
-    suspect = _lost_support(d, drawn, cells) if prior == 0 else np.zeros(drawn.shape[0], bool)
-    for r in np.flatnonzero(suspect):
-        suspect[r] = not mle_exists(d, drawn[r])
+    suspect = _lost_mle(d, drawn, cells) if prior == 0 else np.zeros(drawn.shape[0], bool)
     active = np.flatnonzero(~suspect)
+    score = _score_function(d, drawn)
+    tolerance = _tolerance(d, chord, prior)
     for _ in range(CHORD_ITERATIONS):
         if active.size == 0:
             break
-        current = out[active]
-        step = (gradient(d, terms(d, current, drawn[active])) - prior * current) @ chord
+        every = active.size == out.shape[0]  # skip the copies while every round is still moving
+        current = out if every else out[active]
+        step = (score(current, None if every else active) - prior * current) @ chord
         current += step
-        out[active] = current
+        if not every:
+            out[active] = current
         size = np.abs(step).max(axis=1, initial=0.0)
         sane = np.isfinite(size) & (np.abs(current).max(axis=1, initial=0.0) < DIVERGENCE_BOUND)
         suspect[active[~sane]] = True
-        active = active[sane & (size >= TOLERANCE)]
+        active = active[sane & (size >= tolerance)]
     suspect[active] = True  # chord did not converge in time
     for r in np.flatnonzero(suspect):
         out[r], _ = estimate(d, drawn[r], theta if prior == 0 else None)
@@ -162,19 +168,70 @@ def _refit(
     return out
 
 
-def _lost_support(d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Rounds in which some "beat" direction of an edge observed before is now empty.
+def _tolerance(d: Design, chord: NDArray[np.float64], prior: float) -> float:
+    """Absolute refit tolerance, :data:`REFIT_TOLERANCE` times the smallest standard error."""
+    variance = np.diag(chord).copy()
+    if prior == 0:  # undo the u u^T that made the information invertible
+        variance -= score_null_vector(d) ** 2
+    smallest = np.sqrt(np.clip(variance, 0, None).min(initial=np.inf))
+    return float(max(REFIT_TOLERANCE * smallest, 1e-12)) if np.isfinite(smallest) else 1e-12
 
-    Only such rounds can have lost the exact MLE (their beat graph is a
-    subgraph of the original one), so only they need the graph check.
+
+def _score_function(
+    d: Design, drawn: NDArray[np.float64]
+) -> Callable[[NDArray[np.float64], NDArray[np.intp] | None], NDArray[np.float64]]:
+    """Gradient of the log-likelihood of the rounds ``rows`` (all when None) at ``theta``.
+
+    Bradley-Terry's gradient needs only each edge's wins and total, folded
+    once here, and no log-likelihood or curvature: this is the bootstrap's
+    inner loop.
+    """
+    if d.ties == "davidson":
+        return lambda theta, rows: gradient(
+            d, terms(d, theta, drawn if rows is None else drawn[rows], loglik=False)
+        )
+    wins = drawn[:, 0] + (drawn[:, 2] / 2 if d.ties == "half" else 0.0)
+    total = wins + drawn[:, 1] + (drawn[:, 2] / 2 if d.ties == "half" else 0.0)
+
+    def score(theta: NDArray[np.float64], rows: NDArray[np.intp] | None) -> NDArray[np.float64]:
+        w, n = (wins, total) if rows is None else (wins[rows], total[rows])
+        residual = w - n * expit(eta(d, theta))
+        return (d.xt @ residual.T).T
+
+    return score
+
+
+def _lost_mle(d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Rounds whose resampled data no longer have a finite exact MLE.
+
+    A round's beat graph is a subgraph of the original (strongly connected)
+    one, so only rounds that lost a "beat" direction of some edge can fail.
+    Most such losses are an upset on a lopsided pair that another model
+    bridges (u -> w -> v survives), which keeps the graph strongly connected;
+    only the rest get the full graph check.
     """
     def directions(c: NDArray[np.float64]) -> NDArray[np.bool_]:
         a, b, t = c[..., 0, :], c[..., 1, :], c[..., 2, :]
         return np.stack([a + t > 0, b + t > 0], axis=-2)
 
-    lost = directions(cells) & ~directions(drawn)
+    now = directions(drawn)
+    lost = directions(cells) & ~now
+    check = lost.any(axis=(1, 2))
     if d.nu_index is not None:  # Davidson also needs a tie and a decisive result
-        lost_ties = drawn[:, 2].sum(axis=1) == 0
-        lost_decisive = drawn[:, :2].sum(axis=(1, 2)) == 0
-        return lost.any(axis=(1, 2)) | lost_ties | lost_decisive
-    return lost.any(axis=(1, 2))
+        check |= (drawn[:, 2].sum(axis=1) == 0) | (drawn[:, :2].sum(axis=(1, 2)) == 0)
+    failed = np.zeros(drawn.shape[0], bool)
+    for r in np.flatnonzero(check):
+        if d.nu_index is None and _bridged(d, now[r], lost[r]):
+            continue
+        failed[r] = not mle_exists(d, drawn[r])
+    return failed
+
+
+def _bridged(d: Design, now: NDArray[np.bool_], lost: NDArray[np.bool_]) -> bool:
+    """Whether every lost edge u -> v still has a two-step path u -> w -> v."""
+    adjacency = np.zeros((d.n_models, d.n_models), bool)
+    adjacency[d.first[now[0]], d.second[now[0]]] = True
+    adjacency[d.second[now[1]], d.first[now[1]]] = True
+    u = np.concatenate([d.first[lost[0]], d.second[lost[1]]])
+    v = np.concatenate([d.second[lost[0]], d.first[lost[1]]])
+    return bool((adjacency[u] & adjacency[:, v].T).any(axis=1).all())

@@ -150,24 +150,31 @@ def eta(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-def terms(d: Design, theta: NDArray[np.float64], cells: NDArray[np.float64]) -> Terms:
-    """Log-likelihood and its derivatives per edge; ``cells`` is (..., 3, E)."""
+def terms(d: Design, theta: NDArray[np.float64], cells: NDArray[np.float64], *, loglik: bool = True) -> Terms:
+    """Log-likelihood and its derivatives per edge; ``cells`` is (..., 3, E).
+
+    ``loglik=False`` skips the log-likelihood itself (NaN in its place), which
+    the bootstrap's refits never look at and which costs two thirds of the time.
+    """
     a, b, t = cells[..., 0, :], cells[..., 1, :], cells[..., 2, :]
     e = eta(d, theta)
     if d.ties != "davidson":
         wins, losses = a + t / 2, b + t / 2
         p = expit(e)
+        n = wins + losses
+        if not loglik:
+            return Terms(np.full(e.shape[:-1], np.nan), wins - n * p, n * p * (1 - p))
         # log sigma(x) = -log(1 + exp(-x)), written so that no exp overflows
-        loglik = -(wins * np.logaddexp(0.0, -e) + losses * np.logaddexp(0.0, e))
-        return Terms(loglik.sum(-1), wins - (wins + losses) * p, (wins + losses) * p * (1 - p))
+        value = -(wins * np.logaddexp(0.0, -e) + losses * np.logaddexp(0.0, e))
+        return Terms(value.sum(-1), wins - n * p, n * p * (1 - p))
     log_nu = theta[..., d.nu_index, None]
     log_d = np.logaddexp(np.logaddexp(e / 2, -e / 2), log_nu)
     p_first, p_second, p_tie = np.exp(e / 2 - log_d), np.exp(-e / 2 - log_d), np.exp(log_nu - log_d)
     n = a + b + t
     half_gap = (p_first - p_second) / 2
-    loglik = a * e / 2 - b * e / 2 + t * log_nu - n * log_d
+    value = (a * e / 2 - b * e / 2 + t * log_nu - n * log_d).sum(-1) if loglik else np.full(e.shape[:-1], np.nan)
     return Terms(
-        loglik=loglik.sum(-1),
+        loglik=value,
         r_eta=(a - b) / 2 - n * half_gap,
         w_ee=n * ((p_first + p_second) / 4 - half_gap**2),
         r_nu=t - n * p_tie,

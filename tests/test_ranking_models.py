@@ -158,5 +158,6 @@ def test_chord_refits_equal_exact_newton_refits() -> None:
         table = np.zeros_like(counts)
         table[d.first, d.second, 0], table[d.first, d.second, 1], table[d.first, d.second, 2] = cell
         again = fit(table, ties="davidson", position=True)
-        np.testing.assert_allclose(row[: counts.shape[0]], again.scores, atol=1e-7)
-        assert row[-2] == pytest.approx(again.position_effect.estimate, abs=1e-7)
+        # refits stop once a step is below 1e-4 standard errors (here ~0.1-0.3)
+        np.testing.assert_allclose(row[: counts.shape[0]], again.scores, atol=1e-5)
+        assert row[-2] == pytest.approx(again.position_effect.estimate, abs=1e-5)
