@@ -221,7 +221,7 @@ def _to_srgb(im: Image.Image, name: str) -> Image.Image:
         return im
 
     base, alpha = _split_alpha(im, name)
-    wanted = {"RGB": "RGB", "GRAY": "L", "CMYK": "CMYK"}.get(space)
+    wanted = {"RGB": "RGB", "GRAY": "L", "CMYK": "CMYK", "Lab": "LAB"}.get(space)
     if base.mode == "L" and wanted == "RGB":
         base = base.convert("RGB")
     if base.mode != wanted:
@@ -250,17 +250,33 @@ def _to_rgb_or_rgba(im: Image.Image, name: str) -> Image.Image:
     if im.mode == "RGBA" or (im.mode == "RGB" and not im.has_transparency_data):
         return im
     base, alpha = _split_alpha(im, name)
-    rgb = base if base.mode == "RGB" else base.convert("RGB")
+    if base.mode == "LAB":
+        rgb = _lab_to_srgb(base, name)
+    else:
+        rgb = base if base.mode == "RGB" else base.convert("RGB")
     if alpha is not None:
         rgb.putalpha(alpha)
     return rgb
+
+
+def _lab_to_srgb(im: Image.Image, name: str) -> Image.Image:
+    """CIELAB pixels (a TIFF option) as sRGB; Pillow alone cannot convert them."""
+    if ImageCms is None:
+        raise ImageError(name, "LAB colour needs colour management (LittleCMS), not available")
+    try:
+        lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
+        converted = ImageCms.profileToProfile(im, lab, srgb, outputMode="RGB")
+    except Exception as exc:  # noqa: BLE001 - LittleCMS failures
+        raise ImageError(name, f"cannot convert LAB colour to sRGB ({_describe(exc)})") from None
+    assert converted is not None
+    return converted
 
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 def _split_alpha(im: Image.Image, name: str) -> tuple[Image.Image, Image.Image | None]:
-    """The colour part as 8-bit L, RGB or CMYK, and the alpha band if any."""
+    """The colour part as 8-bit L, RGB, CMYK or LAB, and the alpha band if any."""
     if im.mode in _SIXTEEN_BIT:
         # Pillow clips 16-bit grey to 0..255 instead of scaling it, which
         # would turn most of a 16-bit image white.
@@ -276,7 +292,7 @@ def _split_alpha(im: Image.Image, name: str) -> tuple[Image.Image, Image.Image |
             rgba = im.convert("RGBA")  # also applies a palette or tRNS colour key
             colour = im.convert("L") if im.mode in ("L", "LA", "La") else rgba.convert("RGB")
             return colour, rgba.getchannel("A")
-        if im.mode in ("L", "RGB", "CMYK"):
+        if im.mode in ("L", "RGB", "CMYK", "LAB"):
             return im, None
         if im.mode == "1":
             return im.convert("L"), None

@@ -499,3 +499,14 @@ def test_camera_mpo_jpeg_is_read_as_its_first_picture() -> None:
         assert im.format == "MPO" and im.n_frames == 2
         expected = np.asarray(im.convert("RGB"))
     assert np.array_equal(pixels(normalise(data, name="cam.jpg").png), expected)
+
+
+def test_lab_tiff_becomes_srgb() -> None:
+    red = Image.new("RGB", (8, 8), (200, 30, 40))
+    lab = ImageCms.profileToProfile(
+        red, ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), outputMode="LAB"
+    )
+    assert lab is not None and lab.mode == "LAB"
+    out = pixels(normalise(encode(lab, "TIFF"), name="lab.tif").png)
+    assert out.shape == (8, 8, 3)
+    assert np.abs(out[0, 0].astype(int) - (200, 30, 40)).max() <= 3
