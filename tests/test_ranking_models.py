@@ -161,3 +161,17 @@ def test_chord_refits_equal_exact_newton_refits() -> None:
         # refits stop once a step is below 1e-4 standard errors (here ~0.1-0.3)
         np.testing.assert_allclose(row[: counts.shape[0]], again.scores, atol=1e-5)
         assert row[-2] == pytest.approx(again.position_effect.estimate, abs=1e-5)
+
+
+def test_threads_do_not_change_the_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks carry their own seeded streams, so serial and threaded bootstraps agree exactly."""
+    from pairwise import ranking_bootstrap
+
+    counts = random_counts(6, 8, scale=30)
+    d, cells = build(counts, "half", False)
+    theta = fit(counts).scores
+    monkeypatch.setattr(ranking_bootstrap, "PARALLEL_CELLS", 0)
+    threaded = replicate(d, cells, theta, 0.0, 600, 5)
+    monkeypatch.setattr(ranking_bootstrap, "PARALLEL_CELLS", 10**12)
+    serial = replicate(d, cells, theta, 0.0, 600, 5)
+    np.testing.assert_array_equal(threaded, serial)
