@@ -130,7 +130,7 @@ def tokens_create(email: str) -> None:
     token = create_token(db, user)
     db.commit()
     click.echo(f"API token for {user.email} ({user.role.value}); send it as 'Authorization: Bearer <token>'."
-               " It is shown only once:", err=True)
+               " It is shown only once:")
     click.echo(token)
 
 

@@ -75,7 +75,7 @@ def _simulate(db: Session, pool: Pool, n: int, rng: np.random.Generator) -> int:
     already = db.scalar(select(func.count()).select_from(Judgment)
                         .where(Judgment.pool_id == pool.id, Judgment.expert_id.in_([s.id for s in sims]))) or 0
     model_of = dict(db.execute(select(Output.id, Model.name).join(Model, Model.id == Output.model_id)
-                               .where(Model.pool_id == pool.id)).tuples().all())
+                               .where(Model.pool_id == pool.id)).all())
     made = 0
     for k in range(max(n - already, 0)):
         expert = sims[k % len(sims)]

@@ -175,7 +175,7 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
                            "source, instruction or category")
         existing = dict(db.execute(select(Model.name, Output.image_id)
                                    .join(Output, Output.model_id == Model.id)
-                                   .where(Output.item_id == item.id)).tuples().all())
+                                   .where(Output.item_id == item.id)).all())
     new_outputs = 0
     for name, image in output_images.items():
         if name in existing:
