@@ -311,6 +311,7 @@ def demo(simulate: int) -> None:
     from .context import current_store
     from .db import get_db
     db = get_db()
+    click.echo("building the demo pool (the first run makes ~200 images: about 20 s)...", err=True)
     report = demo_module.build(db, current_store(), simulate=simulate)
     db.commit()
     click.echo(report)

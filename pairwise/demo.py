@@ -27,7 +27,8 @@ SIMULATED_EXPERTS = ("sim-expert-1@example.com", "sim-expert-2@example.com", "si
 
 def _png(image: object) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")  # type: ignore[attr-defined]
+    # Uncompressed: these bytes are only handed to the importer, which re-encodes.
+    image.save(buffer, format="PNG", compress_level=0)  # type: ignore[attr-defined]
     return buffer.getvalue()
 
 
@@ -38,14 +39,27 @@ def _account(db: Session, email: str, password: str, role: str) -> tuple[User, b
     return add_user(db, email, password, role), True
 
 
+def _complete_items(db: Session, pool: Pool) -> set[str]:
+    from sqlalchemy import func
+
+    from .schema import Item, Output
+    rows = db.execute(select(Item.external_id).join(Output, Output.item_id == Item.id)
+                      .where(Item.pool_id == pool.id).group_by(Item.external_id)
+                      .having(func.count(Output.id) == len(synthetic.MODELS)))
+    return {external_id for (external_id,) in rows}
+
+
 def build(db: Session, store: ImageStore, *, simulate: int = 0, seed: int = 7) -> str:
     """Create (or complete) the demo pool and accounts; return what to tell the user."""
     pool = db.scalar(select(Pool).where(Pool.name == POOL))
     if pool is None:
         pool = pools.create_pool(db, POOL, {"rationale_min_chars": 20})
     created_items = 0
+    complete = _complete_items(db, pool)
     for category in synthetic.CATEGORIES:
         for index in range(ITEMS_PER_CATEGORY):
+            if f"{category}-{index + 1:03d}" in complete:
+                continue  # a second run adds nothing; skip making its images
             source = synthetic.make_source(category, index)
             outputs = {name: pools.Upload(name=f"{name}.png", data=_png(edit(source)))
                        for name, edit in synthetic.MODELS.items()}

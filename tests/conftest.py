@@ -94,7 +94,17 @@ def client(app: Any) -> Any:
 
 @pytest.fixture()
 def runner(app: Any) -> Any:
-    return app.test_cli_runner()
+    """Runs the `pairwise` command group against the test app."""
+    from pairwise.cli import main
+
+    class Runner:
+        def __init__(self) -> None:
+            self.base = app.test_cli_runner()
+
+        def invoke(self, args: list[str], **kwargs: Any) -> Any:
+            return self.base.invoke(main, args=args, **kwargs)
+
+    return Runner()
 
 
 # ----- factories --------------------------------------------------------------
