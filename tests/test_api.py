@@ -231,13 +231,15 @@ def test_leaderboard_and_exports(client, make_pool, make_user, token_for, app) -
     assert client.get("/api/v1/pools/pool-1/leaderboard?ties=sometimes", headers=researcher).status_code == 422
     assert client.get("/api/v1/pools/pool-1/leaderboard?format=xml", headers=researcher).status_code == 422
 
-    jsonl = client.get("/api/v1/pools/pool-1/judgments?format=jsonl", headers=researcher).get_data(as_text=True)
+    with client.get("/api/v1/pools/pool-1/judgments?format=jsonl", headers=researcher) as response:
+        jsonl = response.get_data(as_text=True)
     records = [json.loads(line) for line in jsonl.splitlines()]
     assert len(records) == 12
     for key in ("pool", "category", "item", "model_left", "model_right", "choice", "expert", "rationale", "created_at"):
         assert key in records[0]
     assert all(r["choice"] == "left" for r in records)
-    exported = client.get("/api/v1/pools/pool-1/judgments?format=csv", headers=researcher).get_data(as_text=True)
+    with client.get("/api/v1/pools/pool-1/judgments?format=csv", headers=researcher) as response:
+        exported = response.get_data(as_text=True)
     assert len(list(csv.DictReader(io.StringIO(exported)))) == 12
     assert "@" not in exported  # experts appear as pseudonyms
 

@@ -210,5 +210,12 @@ def judgments(pool_name: str) -> Any:
     if fmt not in exports.FORMATS:
         raise Invalid("format: jsonl or csv")
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return Response(stream_with_context(exports.stream(db, pool, fmt)), mimetype=mimetype, headers={
+
+    def body() -> Any:
+        try:
+            yield from exports.stream(db, pool, fmt)
+        finally:
+            db.close()  # ends the server-side cursor's transaction as soon as the stream does
+
+    return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{pool.name}-judgments.{fmt}"'})
