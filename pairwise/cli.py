@@ -54,6 +54,17 @@ def db_cli() -> None:
     """Database schema (Alembic migrations)."""
 
 
+@db_cli.command("recount")
+def db_recount() -> None:
+    """Rebuild the leaderboards' count cells from the judgments (a repair tool)."""
+    from .db import get_db
+    from .leaderboards import recount
+    db = get_db()
+    n = recount(db)
+    db.commit()
+    click.echo(f"count cells rebuilt from {n} judgments")
+
+
 @db_cli.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
@@ -235,7 +246,9 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
     category = category or leaderboards.ALL
     if category != leaderboards.ALL and category not in pools.pool_categories(db, pool):
         raise Invalid(f"pool {pool.name!r} has no category {category!r}")
-    board = leaderboards.build(db, pool, category, fit_options(ties, position, bootstrap))
+    board = leaderboards.build_cached(db, pool, category, fit_options(ties, position, bootstrap),
+                                      current_app.config["HOURLY_RATE"])
+    db.commit()
     click.echo(leaderboard_formats.render([board], fmt), nl=False)
 
 
@@ -263,7 +276,8 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
         tables = [t for t in tables if t.category == category]
         if not tables:
             raise Invalid(f"{file.name}: no category {category!r}")
-    boards = [leaderboards.fit_counts(None, t.category, t.models, t.counts, options) for t in tables]
+    boards = [leaderboard_formats.as_dict(leaderboards.fit_counts(None, t.category, t.models, t.counts, options))
+              for t in tables]
     click.echo(leaderboard_formats.render(boards, fmt), nl=False)
 
 
@@ -276,7 +290,8 @@ def export_cli() -> None:
 
 @export_cli.command("judgments")
 @click.argument("pool_name", metavar="POOL")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "pwcmp"]), default="csv", show_default=True,
+              help="pwcmp: the long table of the pwcmp toolbox (observer, scene, condition_A, condition_B, selected_A)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file (default: stdout)")
 @one_line_errors

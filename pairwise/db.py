@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -61,3 +62,8 @@ def close_db(_exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db", None)
     if session is not None:
         session.close()  # rolls back anything left uncommitted
+
+
+def dialect_insert(db: Session) -> Any:
+    """The INSERT with ON CONFLICT support for this session's database."""
+    return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -15,7 +15,10 @@ from .schema import Assignment, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
            "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id")
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "pwcmp")
+# The long table of pwcmp (Perez-Ortiz & Mantiuk's pairwise-comparison toolbox):
+# pw_scale_table(T, 'scene') reads these first five columns; the rest ride along.
+PWCMP_COLUMNS = ("observer", "scene", "condition_A", "condition_B", "selected_A", "choice", "item")
 
 
 def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
@@ -66,6 +69,30 @@ def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def as_pwcmp(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """One row per choice, A = the left output. pwcmp wants selected_A in {0, 1},
+    so a tie (or both unacceptable) becomes one row each way: half a win each,
+    as in the default leaderboard, but weighing like two comparisons."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PWCMP_COLUMNS)
+    for row in rows:
+        base = (row["expert"], row["category"], row["model_left"], row["model_right"])
+        tail = (row["choice"], row["item"])
+        if row["choice"] == "left":
+            writer.writerow((*base, 1, *tail))
+        elif row["choice"] == "right":
+            writer.writerow((*base, 0, *tail))
+        else:
+            writer.writerow((*base, 1, *tail))
+            writer.writerow((*base, 0, *tail))
+        if buffer.tell() > 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
 def stream(db: Session, pool: Pool, fmt: str) -> Iterator[str]:
     rows = judgment_rows(db, pool)
-    return as_csv(rows) if fmt == "csv" else as_jsonl(rows)
+    return {"csv": as_csv, "jsonl": as_jsonl, "pwcmp": as_pwcmp}[fmt](rows)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import scheduling
+from .db import dialect_insert
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from .schema import Assignment, Choice, Item, Judgment, Output, Pool, User, utcnow
+from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
 from .vocabulary import TAGS
 
 MAX_RATIONALE = 5000
@@ -140,4 +141,16 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here
+    count_in_cell(db, judgment)
     return judgment
+
+
+def count_in_cell(db: Session, judgment: Judgment) -> None:
+    """Add one to the judgment's count cell, in the judgment's own transaction."""
+    statement = dialect_insert(db)(JudgmentCell).values(
+        pool_id=judgment.pool_id, category=judgment.category, left_model_id=judgment.left_model_id,
+        right_model_id=judgment.right_model_id, choice=judgment.choice, n=1)
+    # An upsert, so two experts opening a new cell at once cannot collide.
+    db.execute(statement.on_conflict_do_update(
+        index_elements=["pool_id", "category", "left_model_id", "right_model_id", "choice"],
+        set_={"n": JudgmentCell.n + 1}))

@@ -61,7 +61,26 @@ def _matrix(m: np.ndarray) -> list[list[float | None]]:
     return [[_num(v, 4) for v in row] for row in m]
 
 
+def _separation(board: Leaderboard) -> list[dict[str, Any]]:
+    out = []
+    seconds = board.cost.median_seconds if board.cost else None
+    for s in board.fit.separation:
+        entry: dict[str, Any] = {
+            "upper": board.models[s.upper], "lower": board.models[s.lower],
+            "difference": _num(s.difference), "ci_low": _num(s.ci_low), "ci_high": _num(s.ci_high),
+            "distinguishable": bool(s.distinguishable), "extra_judgments": s.extra_judgments,
+            "extra_hours": None, "extra_cost": None,
+        }
+        if s.extra_judgments is not None and seconds is not None and board.cost is not None:
+            hours = s.extra_judgments * seconds / 3600
+            entry["extra_hours"] = round(hours, 2)
+            entry["extra_cost"] = round(hours * board.cost.hourly_rate, 2)
+        out.append(entry)
+    return out
+
+
 def as_dict(board: Leaderboard) -> dict[str, Any]:
+    """Everything about a leaderboard, JSON-ready: the API's and the cache's form."""
     fit = board.fit
     return {
         "pool": board.pool,
@@ -77,51 +96,64 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
             "seed": board.options.seed,
             "data_digest": ranking.digest(board.counts),
             "created_at": board.created_at,
-            "engine": "pairwise.ranking (Bradley-Terry via choix)",
+            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood (Newton; checked against choix)",
         },
         "interval_method": fit.interval_method,
         "prior": fit.prior,
         "position_effect": _interval(fit.position_effect),
         "tie_parameter": _interval(fit.tie_parameter),
-        "separation": [
-            {"upper": board.models[s.upper], "lower": board.models[s.lower],
-             "difference": _num(s.difference), "ci_low": _num(s.ci_low), "ci_high": _num(s.ci_high),
-             "distinguishable": bool(s.distinguishable), "extra_judgments": s.extra_judgments}
-            for s in fit.separation
-        ],
+        "separation": _separation(board),
+        "cost_model": None if board.cost is None else {
+            "median_seconds_per_judgment": None if board.cost.median_seconds is None
+            else round(board.cost.median_seconds, 1),
+            "hourly_rate": board.cost.hourly_rate, "basis": board.cost.basis},
+        # Matrices follow "models" (alphabetical); rows beat columns.
         "win_rate": {"observed": _matrix(fit.observed_win_rate), "fitted": _matrix(fit.fitted_win_prob)},
     }
 
 
-def to_json(boards: Sequence[Leaderboard]) -> str:
+def to_json(boards: Sequence[dict[str, Any]]) -> str:
     """One leaderboard as an object; several as {"leaderboards": [...]}."""
     if len(boards) == 1:
-        return json.dumps(as_dict(boards[0]), indent=1)
-    return json.dumps({"leaderboards": [as_dict(b) for b in boards]}, indent=1)
+        return json.dumps(boards[0], indent=1)
+    return json.dumps({"leaderboards": list(boards)}, indent=1)
 
 
-def to_csv(boards: Sequence[Leaderboard]) -> str:
+def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for board in boards:
-        writer.writerows(rows(board))
+        writer.writerows(board["rows"])
     return buffer.getvalue()
 
 
-def to_table(boards: Sequence[Leaderboard]) -> str:
+def to_table(boards: Sequence[dict[str, Any]]) -> str:
     blocks = []
     for board in boards:
-        title = f"{board.pool or 'file'} / {board.category}: {board.judgments} judgments"
-        header = f"{'rank':>4}  {'model':<24} {'score':>7}  {'95% CI':>17}  {'W':>5} {'L':>5} {'T':>5}  {'P(best)':>7}  flags"
+        title = f"{board['pool'] or 'file'} / {board['category']}: {board['judgments']} judgments"
+        header = (f"{'rank':>4}  {'model':<24} {'score':>7}  {'95% CI':>17}  {'rank CI':>7}  "
+                  f"{'W':>5} {'L':>5} {'T':>5}  {'P(best)':>7}  flags")
         lines = [title, header, "-" * len(header)]
-        for r in rows(board):
+        for r in board["rows"]:
             ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-            lines.append(f"{r['rank']:>4}  {r['model'][:24]:<24} {_fmt(r['score']):>7}  {ci:>17}  "
+            rank_ci = f"{r['rank_ci_low']}-{r['rank_ci_high']}"
+            lines.append(f"{r['rank']:>4}  {r['model'][:24]:<24} {_fmt(r['score']):>7}  {ci:>17}  {rank_ci:>7}  "
                          f"{r['wins']:>5} {r['losses']:>5} {r['ties']:>5}  {_fmt(r['p_best'], 3):>7}  {r['flags']}")
-        settings = board.fit.settings
-        lines.append(f"ties={settings.get('ties')} intervals={board.fit.interval_method} "
-                     f"bootstrap={settings.get('bootstrap')} seed={settings.get('seed')}")
+        for s in board["separation"]:
+            if not s["distinguishable"]:
+                more = f"; ~{s['extra_judgments']} more judgments would separate them" if s["extra_judgments"] else ""
+                if s.get("extra_hours") is not None:
+                    more += f" (~{s['extra_hours']:.1f} expert hours)"
+                lines.append(f"  tied: {s['upper']} ~ {s['lower']}{more}")
+        effect = board.get("position_effect")
+        if effect:
+            lines.append(f"  left-position effect: {_fmt(effect['estimate'], 3)} "
+                         f"[{_fmt(effect['ci_low'], 3)}, {_fmt(effect['ci_high'], 3)}] (log-odds)")
+        settings = board["provenance"]["settings"]
+        lines.append(f"  ties={settings.get('ties')} intervals={board['interval_method']} "
+                     f"bootstrap={settings.get('bootstrap')} seed={board['provenance']['seed']} "
+                     f"digest={board['provenance']['data_digest'][:12]}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -130,7 +162,7 @@ def _fmt(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def render(boards: Sequence[Leaderboard], fmt: str) -> str:
+def render(boards: Sequence[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return to_json(boards) + "\n"
     if fmt == "csv":

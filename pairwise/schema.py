@@ -223,3 +223,36 @@ class Judgment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
+
+
+class JudgmentCell(Base):
+    """How many judgments fell in each (category, left model, right model, choice) cell.
+
+    Kept up to date in the same transaction as every judgment, so a leaderboard
+    reads K x K x 4 counts per category instead of scanning judgment rows.
+    Derived data: ``pairwise db recount`` rebuilds it from the judgments.
+    """
+
+    __tablename__ = "judgment_cell"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class LeaderboardCache(Base):
+    """A fitted leaderboard, keyed by a digest of its counts and fit options.
+
+    New judgments change the counts and so the key: an entry is never stale,
+    only unused. Shared by every worker through the database.
+    """
+
+    __tablename__ = "leaderboard_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

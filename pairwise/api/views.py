@@ -194,7 +194,8 @@ def leaderboard(pool_name: str) -> Any:
         raise Invalid("bootstrap: a whole number of rounds") from None
     options = fit_options(ties=request.args.get("ties", "half"), position=_flag("position"),
                           bootstrap=bootstrap)
-    board = leaderboards.build(db, pool, category, options)
+    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+    db.commit()
     if fmt == "csv":
         return Response(leaderboard_formats.to_csv([board]), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{pool.name}-{category}-leaderboard.csv"'})
@@ -208,8 +209,9 @@ def judgments(pool_name: str) -> Any:
     pool = pools.get_pool(db, pool_name)
     fmt = request.args.get("format", "jsonl")
     if fmt not in exports.FORMATS:
-        raise Invalid("format: jsonl or csv")
-    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        raise Invalid("format: jsonl, csv or pwcmp")
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    filename = f"{pool.name}-pwcmp.csv" if fmt == "pwcmp" else f"{pool.name}-judgments.{fmt}"
 
     def body() -> Any:
         try:
@@ -218,4 +220,4 @@ def judgments(pool_name: str) -> Any:
             db.close()  # ends the server-side cursor's transaction as soon as the stream does
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{pool.name}-judgments.{fmt}"'})
+        "Content-Disposition": f'attachment; filename="{filename}"'})

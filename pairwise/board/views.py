@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .. import leaderboard_formats, leaderboards, pools
+from .. import leaderboards, pools
 from ..auth import role_required
 from ..context import fit_options
 from ..db import get_db
@@ -27,13 +27,21 @@ def leaderboard(pool_name: str) -> Any:
     category = request.args.get("category", leaderboards.ALL)
     if category != leaderboards.ALL and category not in categories:
         abort(404)
-    ties = request.args.get("ties", "half")
+    intervals = request.args.get("intervals", "closed")
+    if intervals not in ("closed", "bootstrap"):
+        abort(400, "intervals: closed or bootstrap")
     try:
-        options = fit_options(ties=ties, position=request.args.get("position") == "1")
+        # Live view: closed-form intervals, refitted on every new judgment in
+        # milliseconds. Bootstrap on request, and in the downloads.
+        options = fit_options(ties=request.args.get("ties", "half"),
+                              position=request.args.get("position") == "1",
+                              bootstrap=None if intervals == "bootstrap" else 0)
     except Problem as exc:
         abort(400, exc.message)
-    board = leaderboards.build(db, pool, category, options)
-    data = leaderboard_formats.as_dict(board)
+    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+    db.commit()
+    index = {m: i for i, m in enumerate(board["models"])}
+    order = [index[row["model"]] for row in board["rows"]]  # matrices in rank order
     return render_template("board/leaderboard.html", pool=pool, categories=categories,
-                           category=category, board=data, options=options,
-                           hourly_rate=current_app.config["HOURLY_RATE"])
+                           category=category, board=board, options=options, intervals=intervals,
+                           order=order)
