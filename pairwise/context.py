@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from flask import current_app
 
@@ -14,8 +16,13 @@ def current_store() -> ImageStore:
 
 
 def scheduler_rng() -> np.random.Generator:
-    # Fresh OS entropy per request in production; tests pin a seed.
-    return np.random.default_rng(current_app.config.get("SCHEDULER_SEED"))
+    """Fresh OS entropy per request; with SCHEDULER_SEED set (tests), a
+    reproducible stream that still differs from request to request."""
+    seed = current_app.config.get("SCHEDULER_SEED")
+    if seed is None:
+        return np.random.default_rng()
+    counter = current_app.extensions.setdefault("pairwise.scheduler_requests", itertools.count())
+    return np.random.default_rng([seed, next(counter)])
 
 
 def fit_options(ties: str = "half", position: bool = False, bootstrap: int | None = None) -> FitOptions:

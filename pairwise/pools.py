@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import imaging
 from .errors import Conflict, Invalid, NotFound
 from .manifest import POOL_NAME, CATEGORY, Manifest, ManifestError, check_item_fields
-from .schema import Image, Item, Model, Output, Pool
+from .schema import Image, Item, JudgmentCell, Model, Output, Pool
 from .storage import ImageStore
 
 SCHEDULERS = ("uniform",)
@@ -103,12 +103,12 @@ def pool_categories(db: Session, pool: Pool) -> list[str]:
 
 
 def pool_counts(db: Session, pool: Pool) -> dict[str, int]:
-    from .schema import Judgment
     return {
         "items": db.scalar(select(func.count()).select_from(Item).where(Item.pool_id == pool.id)) or 0,
         "models": db.scalar(select(func.count()).select_from(Model).where(Model.pool_id == pool.id)) or 0,
-        "judgments": db.scalar(select(func.count()).select_from(Judgment)
-                               .where(Judgment.pool_id == pool.id)) or 0,
+        # From the count cells: a few hundred rows, not a scan of every judgment.
+        "judgments": db.scalar(select(func.coalesce(func.sum(JudgmentCell.n), 0))
+                               .where(JudgmentCell.pool_id == pool.id)) or 0,
     }
 
 
@@ -118,11 +118,13 @@ def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: i
         normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels)
     except imaging.ImageError as exc:
         raise Invalid(str(exc)) from None
+    # Always put (a no-op when the files exist), so an image folder restored
+    # without some files heals on the next upload. A file written for a
+    # transaction that later rolls back stays unreferenced: harmless, since
+    # content addresses never clash.
+    store.put(normalised)
     image = db.scalar(select(Image).where(Image.sha256 == normalised.sha256))
     if image is None:
-        # A file written for a transaction that later rolls back stays in the
-        # store unreferenced: harmless, since content addresses never clash.
-        store.put(normalised)
         image = Image(sha256=normalised.sha256, width=normalised.width,
                       height=normalised.height, byte_size=len(normalised.png))
         db.add(image)

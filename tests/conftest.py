@@ -81,6 +81,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
         "IMAGE_DIR": str(tmp_path / "images"),
         "SECRET_KEY": "test-secret",
         "BOOTSTRAP_ROUNDS": 200,
+        "SCHEDULER_SEED": int(os.environ.get("PAIRWISE_TEST_SCHEDULER_SEED", "1")),
     })
     yield app
     with app.app_context():

@@ -271,3 +271,37 @@ def test_the_database_keeps_one_judgment_per_assignment(client, make_pool, make_
             db.commit()
         db.rollback()
         assert len(db.scalars(select(Judgment)).all()) == 1
+
+
+def test_metadata_naming_a_model_is_stripped_on_import(client, admin, make_user, token_for) -> None:
+    from PIL import PngImagePlugin
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    tagged = io.BytesIO()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "made-by-secret-model-v2")
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(tagged, format="PNG", pnginfo=info)
+    jpeg = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0131] = "secret-model-v2 exporter"  # EXIF Software
+    Image.new("RGB", (40, 30), (200, 120, 10)).save(jpeg, format="JPEG", exif=exif)
+    assert b"secret-model" in tagged.getvalue() and b"secret-model" in jpeg.getvalue()
+    form = item_form(**{"outputs[alpha]": (io.BytesIO(tagged.getvalue()), "secret-model-v2.png"),
+                        "outputs[beta]": (io.BytesIO(jpeg.getvalue()), "secret-model-v2.jpg")})
+    assert client.post("/api/v1/pools/p/items", headers=admin, data=form).status_code == 201
+    expert = token_for(make_user("expert"))
+    body = client.post("/api/v1/pools/p/assignments", headers=expert).json
+    for side in ("left", "right"):
+        for key in ("url", "preview_url"):
+            with client.get(body[side][key], headers=expert) as image:
+                assert image.status_code == 200 and b"secret-model" not in image.data
+                assert Image.open(io.BytesIO(image.data)).format == "PNG"
+
+
+def test_oversized_upload_is_refused(client, admin, app, table_counts) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    before = table_counts()
+    form = item_form(source=(io.BytesIO(b"\0" * 5000), "source.png"))
+    response = client.post("/api/v1/pools/p/items", headers=admin, data=form)
+    assert response.status_code == 413 and "error" in response.json
+    assert table_counts() == before

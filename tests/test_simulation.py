@@ -55,5 +55,8 @@ def test_simulated_experts_are_recovered(app, client, make_pool, make_user, toke
     assert tau >= 0.8
     covered = sum(rows[m]["ci_low"] <= TRUTH[m] <= rows[m]["ci_high"] for m in names)
     assert covered >= 4
+    # One simulated world (the scheduler and the answers are seeded): the
+    # interval's calibration over many worlds is test_ranking's job; here the
+    # left side must come out favoured, by about the simulated amount.
     effect = board["position_effect"]
-    assert effect["ci_low"] <= LEFT_BIAS <= effect["ci_high"] and effect["ci_low"] > 0
+    assert effect["ci_low"] > 0 and abs(effect["estimate"] - LEFT_BIAS) < 0.3
