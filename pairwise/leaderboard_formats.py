@@ -96,7 +96,7 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
             "seed": board.options.seed,
             "data_digest": ranking.digest(board.counts),
             "created_at": board.created_at,
-            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood (Newton; checked against choix)",
+            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood (choix ILSR start, Newton-confirmed)",
         },
         "interval_method": fit.interval_method,
         "prior": fit.prior,

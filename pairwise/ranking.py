@@ -42,13 +42,14 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
+import choix
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 from scipy.stats import norm
 
 from pairwise.ranking_bootstrap import replicate
-from pairwise.ranking_graph import DEFAULT_PRIOR, beat_graph, estimate, groups, n_strong_components
+from pairwise.ranking_graph import DEFAULT_PRIOR, beat_graph, estimate, groups, mle_exists, n_strong_components
 from pairwise.ranking_model import Design, build, covariance
 
 __all__ = [
@@ -200,7 +201,7 @@ def fit(
     table = _validated(counts, ties, bootstrap, seed, confidence)
     k = table.shape[0]
     d, cells = build(table, ties, position)
-    theta, prior = estimate(d, cells)
+    theta, prior = estimate(d, cells, _choix_start(table, d, cells) if ties == "half" and not position else None)
     closed = "sandwich" if ties == "half" and prior == 0 else "fisher"
     cov = covariance(d, theta, cells, prior, closed)
     z = float(norm.ppf(0.5 + confidence / 2))
@@ -258,6 +259,24 @@ def fit(
         separation=_separation(scores, rank, cov[:k, :k], draws if resample else None, record, table, z),
         settings=settings,
     )
+
+
+def _choix_start(table: NDArray[np.int64], d: Design, cells: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """choix's ILSR estimate of the plain Bradley-Terry model (ties half a win
+    each way), when the exact maximum likelihood exists.
+
+    :func:`estimate` starts Newton from it, which then only confirms
+    convergence (one step) and gives the curvature for the intervals.
+    """
+    if table.shape[0] < 2 or not mle_exists(d, cells):
+        return None
+    half_ties = 0.5 * (table[:, :, 2] + table[:, :, 3])
+    wins = table[:, :, 0] + table[:, :, 1].T + half_ties + half_ties.T
+    try:
+        scores = choix.ilsr_pairwise_dense(wins.astype(np.float64), alpha=0.0, tol=1e-10, max_iter=500)
+    except (RuntimeError, ValueError, np.linalg.LinAlgError):
+        return None  # Newton starts from its own guess instead
+    return np.asarray(scores, dtype=np.float64) - float(np.mean(scores))
 
 
 def _validated(counts: NDArray, ties: str, bootstrap: int, seed: int, confidence: float) -> NDArray[np.int64]:
