@@ -38,8 +38,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = config.secret_key(instance)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 2**20
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
 
     db.init_app(app)
     app.extensions["pairwise.store"] = ImageStore(Path(app.config["IMAGE_DIR"]))

@@ -21,17 +21,20 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import get_db
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, Problem
+from .manifest import CATEGORY, RESERVED_CATEGORIES
 from .schema import ApiToken, Role, User, utcnow
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CATEGORY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_EMAIL = 254
+MAX_CATEGORIES_TEXT = 1000
 MIN_PASSWORD = 8
 
 
@@ -41,18 +44,20 @@ def parse_categories(text: str | None) -> list[str] | None:
     """``"apparel, food"`` -> ``["apparel", "food"]``; empty -> None (all)."""
     if text is None or not text.strip():
         return None
-    slugs = [c.strip().lower() for c in text.split(",") if c.strip()]
+    slugs = sorted({c.strip().lower() for c in text.split(",") if c.strip()})
     for slug in slugs:
-        if not CATEGORY.match(slug):
-            raise Invalid(f"categories: {slug!r} is not a category slug (lowercase letters, digits, '-')")
-    return sorted(set(slugs))
+        if not CATEGORY.match(slug) or slug in RESERVED_CATEGORIES:
+            raise Invalid(f"categories: {slug!r} is not a category slug (lowercase letters, digits, '-'; not 'all')")
+    if len(",".join(slugs)) > MAX_CATEGORIES_TEXT:
+        raise Invalid(f"categories: at most {MAX_CATEGORIES_TEXT} characters in all")
+    return slugs
 
 
 def add_user(db: Session, email: str, password: str, role: str,
              categories: list[str] | None = None) -> User:
     email = email.strip().lower()
-    if not EMAIL.match(email):
-        raise Invalid(f"email: {email!r} is not an email address")
+    if not EMAIL.match(email) or len(email) > MAX_EMAIL:
+        raise Invalid(f"email: {email[:80]!r} is not an email address (at most {MAX_EMAIL} characters)")
     try:
         role_value = Role(role)
     except ValueError:
@@ -159,6 +164,20 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             return error_response(401, "log in or send 'Authorization: Bearer <token>'")
         return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
+
+    @app.errorhandler(Problem)
+    def problem(exc: Problem) -> Any:
+        get_db().rollback()
+        if _wants_json():
+            return error_response(exc.status, exc.message)
+        return exc.message, exc.status, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        # Unknown API URLs and wrong methods answer in JSON too, not Flask's HTML.
+        if _wants_json() and not isinstance(exc, CSRFError):
+            return error_response(exc.code or 500, exc.description or exc.name)
+        return exc
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:

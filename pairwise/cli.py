@@ -23,6 +23,8 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain errors into a one-line message and exit code 1."""
     @wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from .errors import Problem
         from .judgment_files import JudgmentFileError
         from .manifest import ManifestError
@@ -33,6 +35,11 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(exc.message) from None
         except (ManifestError, JudgmentFileError) as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.filename or 'file'}: {exc.strerror or exc}") from None
+        except SQLAlchemyError as exc:
+            first_line = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(f"database: {first_line}") from None
 
     return wrapped
 
@@ -55,6 +62,7 @@ def db_cli() -> None:
 
 
 @db_cli.command("recount")
+@one_line_errors
 def db_recount() -> None:
     """Rebuild the leaderboards' count cells from the judgments (a repair tool)."""
     from .db import get_db
@@ -67,6 +75,7 @@ def db_recount() -> None:
 
 @db_cli.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
+@one_line_errors
 def db_upgrade(revision: str) -> None:
     """Bring the database to the newest migration."""
     from .db import get_engine
@@ -124,9 +133,40 @@ def users_list() -> None:
                    f"{'' if user.is_active else chr(9) + 'inactive'}")
 
 
+@users_cli.command("deactivate")
+@click.argument("email")
+@one_line_errors
+def users_deactivate(email: str) -> None:
+    """Lock an account out (its judgments stay); its sessions and tokens stop working."""
+    from .auth import find_user
+    from .db import get_db
+    db = get_db()
+    user = find_user(db, email)
+    user.is_active = False
+    db.commit()
+    click.echo(f"deactivated {user.email}")
+
+
 @main.group("tokens")
 def tokens_cli() -> None:
     """API tokens."""
+
+
+@tokens_cli.command("revoke")
+@click.argument("email")
+@one_line_errors
+def tokens_revoke(email: str) -> None:
+    """Revoke every API token of EMAIL."""
+    from sqlalchemy import delete
+
+    from .auth import find_user
+    from .db import get_db
+    from .schema import ApiToken
+    db = get_db()
+    user = find_user(db, email)
+    n = db.execute(delete(ApiToken).where(ApiToken.user_id == user.id)).rowcount
+    db.commit()
+    click.echo(f"revoked {n} token(s) of {user.email}")
 
 
 @tokens_cli.command("create")
@@ -307,10 +347,13 @@ def export_judgments(pool_name: str, fmt: str, output: Path | None) -> None:
             sys.stdout.write(chunk)
         return
     tmp = output.with_name(output.name + ".part")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    tmp.replace(output)
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        tmp.replace(output)  # the file appears whole or not at all
+    finally:
+        tmp.unlink(missing_ok=True)
     click.echo(f"wrote {output}", err=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 200,
     "MAX_IMAGE_PIXELS": 40_000_000,
     "SESSION_COOKIE_SECURE": False,
+    # Flask's own defaults set these too, so they must be overridden here.
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
 }
 
 _INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS"}
 _FLOATS = {"HOURLY_RATE"}
-_BOOLS = {"SESSION_COOKIE_SECURE"}
+_BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 
 
 def _coerce(key: str, raw: str) -> Any:
@@ -53,12 +57,22 @@ def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) ->
 def secret_key(instance_path: Path) -> str:
     """A stable random key for the embedded default, made once per instance folder."""
     path = instance_path / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(os.urandom(32).hex())
-        os.replace(tmp, path)
-    return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: when several gunicorn workers start at once, exactly one
+        # writes the key and all read the same one. Owner-only permissions.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(os.urandom(32).hex())
+    for _attempt in range(50):  # another worker may be mid-write
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise SystemExit(f"{path}: empty secret key file; delete it or set PAIRWISE_SECRET_KEY")
 
 
 def normalise_database_url(url: str) -> str:

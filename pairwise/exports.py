@@ -55,42 +55,43 @@ def as_jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+def _csv_chunks(header: tuple[str, ...], records: Iterator[tuple[Any, ...]]) -> Iterator[str]:
+    """CSV text in chunks of about 64 KiB: streamed, never the whole file in memory."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        row = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"])}
-        writer.writerow(row)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for record in records:
+        writer.writerow(record)
         if buffer.tell() > 65536:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    def records() -> Iterator[tuple[Any, ...]]:
+        for row in rows:
+            flat = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"])}
+            yield tuple(flat[c] for c in COLUMNS)
+
+    return _csv_chunks(COLUMNS, records())
 
 
 def as_pwcmp(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     """One row per choice, A = the left output. pwcmp wants selected_A in {0, 1},
     so a tie (or both unacceptable) becomes one row each way: half a win each,
     as in the default leaderboard, but weighing like two comparisons."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(PWCMP_COLUMNS)
-    for row in rows:
-        base = (row["expert"], row["category"], row["model_left"], row["model_right"])
-        tail = (row["choice"], row["item"])
-        if row["choice"] == "left":
-            writer.writerow((*base, 1, *tail))
-        elif row["choice"] == "right":
-            writer.writerow((*base, 0, *tail))
-        else:
-            writer.writerow((*base, 1, *tail))
-            writer.writerow((*base, 0, *tail))
-        if buffer.tell() > 65536:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    def records() -> Iterator[tuple[Any, ...]]:
+        for row in rows:
+            base = (row["expert"], row["category"], row["model_left"], row["model_right"])
+            tail = (row["choice"], row["item"])
+            if row["choice"] in ("left", "tie", "both_bad"):
+                yield (*base, 1, *tail)
+            if row["choice"] in ("right", "tie", "both_bad"):
+                yield (*base, 0, *tail)
+
+    return _csv_chunks(PWCMP_COLUMNS, records())
 
 
 def stream(db: Session, pool: Pool, fmt: str) -> Iterator[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from . import scheduling
 from .db import dialect_insert
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from .manifest import CONTROL
 from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
 from .vocabulary import TAGS
 
@@ -90,17 +91,19 @@ def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
     if not isinstance(rationale, str):
         raise Invalid("rationale: required (a short text saying why)")
     rationale = rationale.strip()
+    if CONTROL.search(rationale):
+        raise Invalid("rationale: contains a control character")
     if len(rationale) < max(rationale_min_chars, 1):
         raise Invalid(f"rationale: at least {max(rationale_min_chars, 1)} characters, "
                       f"not counting surrounding spaces (got {len(rationale)})")
     if len(rationale) > MAX_RATIONALE:
         raise Invalid(f"rationale: at most {MAX_RATIONALE} characters")
-    tags = body.get("tags", {}) or {}
+    tags = body.get("tags", {})
     if not isinstance(tags, dict) or set(tags) - {"left", "right"}:
         raise Invalid("tags: expected {\"left\": [...], \"right\": [...]}")
     sides: dict[str, list[str]] = {}
     for side in ("left", "right"):
-        values = tags.get(side, []) or []
+        values = tags.get(side, [])
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise Invalid(f"tags.{side}: expected a list of tag names")
         for v in values:

@@ -21,6 +21,9 @@ from .schema import Item, Judgment, JudgmentCell, LeaderboardCache, Model, Outpu
 ALL = "all"
 MEDIAN_SAMPLE = 2000  # judgments behind the seconds-per-judgment estimate
 CACHE_DAYS = 2  # unused cache entries older than this are dropped
+# Part of every cache key: bump it when the engine or the output format
+# changes, so boards fitted by an older release are not served again.
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -125,13 +128,6 @@ def recent_median_seconds(db: Session, pool: Pool) -> float | None:
     return float(np.median(seconds)) if seconds else None
 
 
-def build(db: Session, pool: Pool, category: str = ALL, options: FitOptions = FitOptions(),
-          hourly_rate: float | None = None) -> Leaderboard:
-    models, counts = cell_counts(db, pool, category)
-    cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
-    return fit_counts(pool.name, category, models, counts, options.check(), cost)
-
-
 def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptions = FitOptions(),
                  hourly_rate: float | None = None) -> dict[str, Any]:
     """The leaderboard as a plain dict, from the cache when nothing has changed.
@@ -144,14 +140,15 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
 
     options = options.check()
     models, counts = cell_counts(db, pool, category)
-    cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
+    # Every judgment changes the counts and so the key; the pace behind the
+    # cost model changes only with judgments too, so it need not be in it.
     key = hashlib.sha256(json.dumps([
-        pool.id, category, list(models), ranking.digest(counts), options.__dict__,
-        None if cost is None else [cost.median_seconds, cost.hourly_rate],
+        CACHE_VERSION, pool.id, category, list(models), ranking.digest(counts), options.__dict__, hourly_rate,
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
         return json.loads(cached.payload)
+    cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     board = as_dict(fit_counts(pool.name, category, models, counts, options, cost))
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
                                               LeaderboardCache.created_at < utcnow() - timedelta(days=CACHE_DAYS)))

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+# "all" names the all-categories leaderboard, so no category may be called that.
+RESERVED_CATEGORIES = {"all"}
+# Text may hold line breaks and tabs, never other control characters (NUL
+# cannot even be stored by PostgreSQL).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 CATEGORY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+@-]{0,199}$")
@@ -46,8 +51,12 @@ def check_item_fields(where: str, item_id: Any, category: Any, instruction: Any,
         raise ManifestError(f"{where}: id must be 1-200 letters, digits or ._:/- (got {item_id!r})")
     if not isinstance(category, str) or not CATEGORY.match(category):
         raise ManifestError(f"{where}: category must be a lowercase slug like 'real-estate' (got {category!r})")
+    if category in RESERVED_CATEGORIES:
+        raise ManifestError(f"{where}: category {category!r} is reserved for the all-categories view")
     if not isinstance(instruction, str) or not instruction.strip():
         raise ManifestError(f"{where}: instruction is empty")
+    if CONTROL.search(instruction):
+        raise ManifestError(f"{where}: instruction contains a control character")
     if len(instruction) > 5000:
         raise ManifestError(f"{where}: instruction is longer than 5000 characters")
     for name in model_names:
@@ -58,6 +67,8 @@ def check_item_fields(where: str, item_id: Any, category: Any, instruction: Any,
 def _inside(root: Path, relative: Any, where: str) -> Path:
     if not isinstance(relative, str) or not relative:
         raise ManifestError(f"{where}: expected a relative file path, got {relative!r}")
+    if "\x00" in relative:
+        raise ManifestError(f"{where}: path contains a NUL character")
     if Path(relative).is_absolute():
         raise ManifestError(f"{where}: {relative!r} is absolute; paths are relative to the manifest")
     path = (root / relative).resolve()
@@ -117,11 +128,20 @@ def load_folder(root: Path) -> Manifest:
     """``ROOT/<category>/<item-id>/source.<ext>, instruction.txt, <model>.<ext>``."""
     root = root.resolve()
     items = []
-    for category_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for item_dir in sorted(p for p in category_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for category_dir in _subfolders(root, root):
+        for item_dir in _subfolders(category_dir, root):
             where = f"{category_dir.name}/{item_dir.name}"
-            files = {p for p in item_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
-            images = {p for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
+            files = sorted(p for p in item_dir.iterdir() if not p.name.startswith("."))
+            for p in files:
+                if not p.resolve().is_relative_to(root):
+                    raise ManifestError(f"{where}/{p.name}: links outside the folder")
+                if not p.is_file():
+                    raise ManifestError(f"{where}/{p.name}: unexpected folder inside an item")
+                if p.name != "instruction.txt" and p.suffix.lower() not in IMAGE_SUFFIXES:
+                    # Never skip silently: a model whose output is skipped vanishes from the pool.
+                    raise ManifestError(f"{where}/{p.name}: not an image file name "
+                                        f"({', '.join(sorted(IMAGE_SUFFIXES))}) nor instruction.txt")
+            images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             sources = [p for p in images if p.stem == "source"]
             if len(sources) != 1:
                 raise ManifestError(f"{where}: needs exactly one source.<png|jpg|...> (found {len(sources)})")
@@ -133,15 +153,14 @@ def load_folder(root: Path) -> Manifest:
             except UnicodeDecodeError:
                 raise ManifestError(f"{where}/instruction.txt: not UTF-8 text") from None
             outputs: dict[str, Path] = {}
-            for image in sorted(images - set(sources)):
+            for image in images:
+                if image is sources[0]:
+                    continue
                 if image.stem in outputs:
                     raise ManifestError(f"{where}: two outputs for model {image.stem!r}")
                 outputs[image.stem] = image.resolve()
             if len(outputs) < 2:
                 raise ManifestError(f"{where}: needs at least two model outputs (found {len(outputs)})")
-            for p in [sources[0], *outputs.values()]:
-                if not p.resolve().is_relative_to(root):
-                    raise ManifestError(f"{where}: {p.name} links outside the folder")
             check_item_fields(where, item_dir.name, category_dir.name, instruction, list(outputs))
             items.append(ManifestItem(id=item_dir.name, category=category_dir.name,
                                       instruction=instruction, source=sources[0].resolve(),
@@ -150,6 +169,17 @@ def load_folder(root: Path) -> Manifest:
         raise ManifestError(f"{root.name}: no items found (expected <category>/<item-id>/source.png ...)")
     _no_duplicates(root.name, items)
     return Manifest(pool=None, items=items)
+
+
+def _subfolders(folder: Path, root: Path) -> list[Path]:
+    found = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or not p.is_dir():
+            continue
+        if not p.resolve().is_relative_to(root):
+            raise ManifestError(f"{p.relative_to(root)}: links outside the folder")
+        found.append(p)
+    return found
 
 
 def load(path: Path) -> Manifest:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from . import imaging
 from .errors import Conflict, Invalid, NotFound
-from .manifest import POOL_NAME, CATEGORY, Manifest, ManifestError, check_item_fields
+from .manifest import CATEGORY, POOL_NAME, RESERVED_CATEGORIES, Manifest, ManifestError, check_item_fields
 from .schema import Image, Item, JudgmentCell, Model, Output, Pool
 from .storage import ImageStore
 
@@ -56,8 +56,9 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
                 raise Invalid("settings.open: true or false")
         elif key == "categories" and value is not None:
             if not isinstance(value, list) or not value or not all(
-                    isinstance(c, str) and CATEGORY.match(c) for c in value):
-                raise Invalid("settings.categories: a non-empty list of lowercase category slugs, or null")
+                    isinstance(c, str) and CATEGORY.match(c) and c not in RESERVED_CATEGORIES for c in value):
+                raise Invalid("settings.categories: a non-empty list of lowercase category slugs "
+                              "(not 'all'), or null")
             value = sorted(set(value))
         clean[key] = value
     return clean
@@ -80,7 +81,7 @@ def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = Non
         raise Conflict(f"pool {name!r} already exists")
     pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.0,
                 gold_share=0.0, is_open=True)
-    apply_settings(pool, settings or {})
+    apply_settings(pool, {} if settings is None else settings)
     db.add(pool)
     db.flush()
     return pool

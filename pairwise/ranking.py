@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+from statistics import NormalDist
 from dataclasses import dataclass, field
 
 import choix
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
-from scipy.stats import norm
 
 from pairwise.ranking_bootstrap import replicate
 from pairwise.ranking_graph import DEFAULT_PRIOR, beat_graph, estimate, groups, mle_exists, n_strong_components
@@ -204,7 +204,7 @@ def fit(
     theta, prior = estimate(d, cells, _choix_start(table, d, cells) if ties == "half" and not position else None)
     closed = "sandwich" if ties == "half" and prior == 0 else "fisher"
     cov = covariance(d, theta, cells, prior, closed)
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
 
     # A bootstrap cannot see uncertainty the data do not hold (a model that never
     # lost never loses in a resample either), so with a prior the posterior
@@ -419,7 +419,7 @@ def _separation(
     order = np.lexsort((np.arange(scores.size), rank))
     between = table.sum(axis=2)
     between = between + between.T
-    confidence = 2 * norm.cdf(z) - 1
+    confidence = 2 * NormalDist().cdf(z) - 1
     out = []
     for upper, lower in zip(order[:-1], order[1:]):
         diff = float(scores[upper] - scores[lower])

@@ -6,9 +6,7 @@ Each judgment falls in one cell (pair, outcome). Resampling judgments with
 replacement is, cell by cell, the Poisson bootstrap: every cell's count is
 redrawn as ``Poisson(observed count)`` independently (the multinomial
 bootstrap fixes the total as well; both give the same intervals, see the
-tests). Draws are exact Poisson variates by inversion of the CDF with a guide
-table, which is ~5x faster than ``Generator.poisson`` here because every cell
-keeps its own mean across all rounds.
+tests). Draws come from ``Generator.poisson``.
 
 Each round is refitted from the point estimate by a chord (simplified Newton)
 iteration that reuses the point estimate's information matrix, so a round
@@ -25,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, pdtr
+from scipy.special import expit
 
 from pairwise.ranking_graph import estimate, mle_exists
 from pairwise.ranking_model import (
@@ -51,46 +49,14 @@ RESAMPLING = ("poisson", "multinomial")
 PARALLEL_CELLS = 2_000_000
 
 
-class PoissonSampler:
-    """Exact Poisson draws for a fixed vector of integer means, by guide-table inversion."""
+def poisson_draws(rng: np.random.Generator, means: NDArray[np.float64], rounds: int) -> NDArray[np.int64]:
+    """(rounds, N) Poisson draws; row r is one resample of every cell.
 
-    def __init__(self, means: NDArray[np.float64]) -> None:
-        values, which = np.unique(means.astype(np.int64), return_inverse=True)
-        cdfs, guides, lows, cdf_at, guide_at, buckets = [], [], [], [], [], []
-        cdf_size = guide_size = 0
-        for value in values:
-            # mass outside [low, high) is below 1e-25: invisible to a float64 uniform
-            spread = 12 * np.sqrt(value) + 30
-            low = int(max(0.0, value - spread))
-            cdf = pdtr(np.arange(low, int(value + spread) + 1), value)
-            cdf[-1] = 1.0
-            n_buckets = 2 * cdf.size
-            guide = np.searchsorted(cdf, np.arange(n_buckets) / n_buckets, side="right")
-            cdfs.append(cdf)
-            guides.append(guide + cdf_size)
-            lows.append(low - cdf_size)
-            cdf_at.append(cdf_size)
-            guide_at.append(guide_size)
-            buckets.append(n_buckets)
-            cdf_size += cdf.size
-            guide_size += n_buckets
-        self.cdf = np.concatenate(cdfs) if cdfs else np.ones(0)
-        self.guide = np.concatenate(guides) if guides else np.zeros(0, np.int64)
-        self.shift = np.asarray(lows, np.int64)[which]
-        self.guide_at = np.asarray(guide_at, np.int64)[which]
-        self.buckets = np.asarray(buckets, np.float64)[which]
-
-    def draw(self, rng: np.random.Generator, rounds: int) -> NDArray[np.int64]:
-        """(rounds, N) draws; row r is one resample of every mean."""
-        u = rng.random((rounds, self.buckets.size))
-        k = self.guide[self.guide_at + (u * self.buckets).astype(np.int64)].ravel()
-        flat = u.ravel()
-        # the guide lands at or just below the answer: walk up the few that are short
-        short = np.flatnonzero(self.cdf[k] <= flat)
-        while short.size:
-            k[short] += 1
-            short = short[self.cdf[k[short]] <= flat[short]]
-        return k.reshape(rounds, -1) + self.shift
+    numpy's own sampler: measured at 45 ms for 1,000 rounds of 1,520 distinct
+    cell counts, where a per-value guide-table inversion took 414 ms (most of
+    it building the tables) -- large pools have nearly all-distinct counts.
+    """
+    return rng.poisson(means, size=(rounds, means.size))
 
 
 def replicate(
@@ -110,14 +76,13 @@ def replicate(
     if not cells.any():  # nothing to resample: every round is the (prior-only) point fit
         return np.tile(theta, (rounds, 1))
     chord = np.linalg.inv(regularised(d, information(d, terms(d, theta, cells)), prior))
-    sampler = PoissonSampler(cells.ravel()) if resampling == "poisson" else None
     sizes = [min(CHUNK, rounds - start) for start in range(0, rounds, CHUNK)]
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
 
     def chunk(index: int) -> NDArray[np.float64]:
         rng = np.random.default_rng(streams[index])
-        if sampler is not None:
-            drawn = sampler.draw(rng, sizes[index]).astype(np.float64)
+        if resampling == "poisson":
+            drawn = poisson_draws(rng, cells.ravel(), sizes[index]).astype(np.float64)
         else:
             total = int(cells.sum())
             shares = cells.ravel() / total if total else np.full(cells.size, 1 / max(cells.size, 1))

@@ -206,6 +206,7 @@ class Judgment(Base):
     __tablename__ = "judgment"
     __table_args__ = (
         Index("ix_judgment_cells", "pool_id", "category", "left_model_id", "right_model_id", "choice"),
+        Index("ix_judgment_pool_recent", "pool_id", "id"),  # a pool's latest judgments, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

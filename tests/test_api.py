@@ -305,3 +305,94 @@ def test_oversized_upload_is_refused(client, admin, app, table_counts) -> None:
     response = client.post("/api/v1/pools/p/items", headers=admin, data=form)
     assert response.status_code == 413 and "error" in response.json
     assert table_counts() == before
+
+
+def test_image_headers_carry_no_upload_times(client, make_pool, make_user, token_for) -> None:
+    make_pool()
+    expert = token_for(make_user("expert"))
+    body = client.post("/api/v1/pools/pool-1/assignments", headers=expert).json
+    sha = body["left"]["url"].split("/")[-1][:-4]
+    with client.get(body["left"]["url"], headers=expert) as image:
+        assert "Last-Modified" not in image.headers
+        assert image.headers["ETag"] == f'"{sha}-full"'
+    with client.get(body["left"]["url"], headers={**expert, "If-None-Match": f'"{sha}-full"'}) as again:
+        assert again.status_code == 304
+
+
+def test_a_racing_second_submission_is_a_conflict(client, make_pool, make_user, token_for, app, monkeypatch) -> None:
+    """The racer commits between our 'already judged?' check and our insert."""
+    from pairwise import judging
+    from pairwise.schema import User
+    make_pool()
+    expert = make_user("expert")
+    headers = token_for(expert)
+    issued = client.post("/api/v1/pools/pool-1/assignments", headers=headers).json
+    real_parse = judging.parse_answer
+
+    def parse_then_lose_the_race(body, *, rationale_min_chars):
+        answer = real_parse(body, rationale_min_chars=rationale_min_chars)
+        racer = app.extensions["pairwise.sessionmaker"]()
+        monkeypatch.setattr(judging, "parse_answer", real_parse)
+        judging.record_judgment(racer, issued["id"], racer.get(User, expert.id), GOOD)
+        racer.commit()
+        racer.close()
+        return answer
+
+    monkeypatch.setattr(judging, "parse_answer", parse_then_lose_the_race)
+    response = client.post(issued["submit_url"], headers=headers, json=GOOD)
+    assert response.status_code == 409 and "already judged" in response.json["error"]
+    from .test_leaderboards import cells, group_by_judgments
+    assert sum(group_by_judgments(app).values()) == 1 and cells(app) == group_by_judgments(app)
+
+
+def test_control_characters_are_refused(client, admin, make_pool, make_user, token_for, table_counts) -> None:
+    make_pool()
+    expert = token_for(make_user("expert"))
+    issued = client.post("/api/v1/pools/pool-1/assignments", headers=expert).json
+    before = table_counts()
+    response = client.post(issued["submit_url"], headers=expert,
+                           json={"choice": "left", "rationale": "fine texture\u0000 but halos everywhere"})
+    assert response.status_code == 422 and "control character" in response.json["error"]
+    multiline = client.post(issued["submit_url"], headers=expert,
+                            json={"choice": "left", "rationale": "A keeps texture.\n\tB smears it."})
+    assert multiline.status_code == 201
+    before = table_counts()
+    bad_item = client.post("/api/v1/pools/pool-1/items", headers=admin,
+                           data=item_form("x-9", instruction="remove\u0000 background"))
+    assert bad_item.status_code == 422 and "control character" in bad_item.json["error"]
+    assert table_counts() == before
+
+
+def test_sloppy_bodies_are_refused_not_ignored(client, admin, make_pool, make_user, token_for, table_counts) -> None:
+    make_pool()
+    before = table_counts()
+    cases = [
+        ("patch", "/api/v1/pools/pool-1", {"open": False}, "open: unknown field"),
+        ("patch", "/api/v1/pools/pool-1", {}, "settings: required"),
+        ("patch", "/api/v1/pools/pool-1", {"settings": 0}, "settings: must be an object"),
+        ("post", "/api/v1/pools", {"name": "p2", "rationale_min_chars": 5}, "rationale_min_chars: unknown field"),
+        ("post", "/api/v1/pools", {"name": "p2", "setings": {}}, "setings: unknown field"),
+        ("post", "/api/v1/pools", {"name": "p2", "settings": 0}, "settings: must be an object"),
+        ("post", "/api/v1/pools", {"name": "p2", "settings": {"categories": ["all"]}}, "not 'all'"),
+    ]
+    for method, url, body, message in cases:
+        response = getattr(client, method)(url, headers=admin, json=body)
+        assert response.status_code == 422, (url, body)
+        assert message in response.json["error"], response.json
+    expert = token_for(make_user("expert"))
+    issued = client.post("/api/v1/pools/pool-1/assignments", headers=expert).json
+    before = table_counts()
+    for tags in ([], "", 0):
+        response = client.post(issued["submit_url"], headers=expert, json={**GOOD, "tags": tags})
+        assert response.status_code == 422 and "tags" in response.json["error"]
+    assert table_counts() == before
+    reserved = client.post("/api/v1/pools/pool-1/items", headers=admin, data=item_form("x-1", category="all"))
+    assert reserved.status_code == 422 and "reserved" in reserved.json["error"]
+
+
+def test_unknown_api_urls_answer_in_json(client, admin) -> None:
+    for method, url, status in [("get", "/api/v1/nope", 404), ("get", "/api/v1/pools/x/assignments", 405),
+                                ("post", "/api/v1/assignments/abc/judgment", 404)]:
+        response = getattr(client, method)(url, headers=admin)
+        assert response.status_code == status and response.is_json and response.json["error"]
+    assert client.get("/api/v1/pools/nope", headers=admin).json == {"error": "no pool 'nope'"}

@@ -124,3 +124,32 @@ def test_logout(client, make_user, login) -> None:
     csrf = login(make_user("expert"))
     assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_session_cookie_is_samesite_lax_and_httponly(client, make_user) -> None:
+    user = make_user("expert")
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_from(page)})
+    cookie = response.headers["Set-Cookie"]
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
+
+
+def test_deactivated_users_and_revoked_tokens_are_locked_out(client, runner, make_user, token_for, login) -> None:
+    user = make_user("researcher")
+    headers = token_for(user)
+    login(user)
+    assert client.get("/api/v1/me").status_code == 200
+    assert runner.invoke(args=["tokens", "revoke", user.email]).output.startswith("revoked 1 token")
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    assert runner.invoke(args=["users", "deactivate", user.email]).exit_code == 0
+    assert client.get("/api/v1/me").status_code == 401  # the open session ends too
+    page = client.get("/login").get_data(as_text=True)
+    again = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_from(page)})
+    assert again.status_code == 401
+
+
+def test_secret_key_file_is_private_and_stable(tmp_path) -> None:
+    from pairwise.config import secret_key
+    first = secret_key(tmp_path)
+    assert len(first) == 64 and secret_key(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

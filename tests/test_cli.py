@@ -184,3 +184,52 @@ def test_rank_needs_no_database_and_reports_bad_files(runner, tmp_path) -> None:
     bad.write_text("model_left,model_right\nx,y\n")
     result = CliRunner().invoke(main, ["rank", str(bad)])
     assert result.exit_code == 1 and "choice" in result.output
+
+
+def test_folder_seeding_refuses_what_it_would_otherwise_skip(runner, tmp_path, table_counts) -> None:
+    tree = tmp_path / "tree"
+    write_item(tree, "apparel/dress-1", ("alpha", "beta"))
+    (tree / "apparel/dress-1/instruction.txt").write_text("cut out the dress")
+    (tree / "apparel/dress-1/gamma.gif").write_bytes(png_bytes(77, fmt="GIF"))
+    (tree / "apparel/dress-1/delta.jfif").write_bytes(png_bytes(78, fmt="JPEG"))
+    before = table_counts()
+    result = runner.invoke(args=["pools", "seed", str(tree), "--pool", "f"])
+    assert result.exit_code == 1 and "delta.jfif: not an image file name" in result.output
+    assert table_counts() == before
+    (tree / "apparel/dress-1/delta.jfif").unlink()
+    result = runner.invoke(args=["pools", "seed", str(tree), "--pool", "f"])
+    assert result.exit_code == 0 and "3 outputs added" in result.output  # the GIF model is in
+
+
+def test_links_out_of_the_folder_are_refused(runner, tmp_path, table_counts) -> None:
+    tree = tmp_path / "tree"
+    write_item(tree, "apparel/dress-1", ("alpha", "beta"))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the experts")
+    (tree / "apparel/dress-1/instruction.txt").symlink_to(secret)
+    before = table_counts()
+    result = runner.invoke(args=["pools", "seed", str(tree), "--pool", "f"])
+    assert result.exit_code == 1 and "links outside the folder" in result.output
+    assert table_counts() == before
+
+
+def test_nul_in_a_manifest_path_is_one_line(runner, tmp_path, table_counts) -> None:
+    path = write_manifest(tmp_path)
+    data = json.loads(path.read_text())
+    data["items"][0]["source"] = "dress-0/source\u0000.png"
+    path.write_text(json.dumps(data))
+    result = runner.invoke(args=["pools", "seed", str(path)])
+    assert result.exit_code == 1 and "NUL" in result.output and "Traceback" not in result.output
+
+
+def test_cli_input_errors_are_one_line(runner, tmp_path, make_pool) -> None:
+    make_pool()
+    result = runner.invoke(args=["export", "judgments", "pool-1", "-o", str(tmp_path / "missing" / "x.csv")])
+    assert result.exit_code == 1 and "No such file or directory" in result.output
+    assert not list(tmp_path.glob("**/*.part"))
+    long_email = "a" * 250 + "@example.com"
+    result = runner.invoke(args=["users", "add", long_email, "--role", "expert"], input=PASSWORD + "\n")
+    assert result.exit_code == 1 and "at most 254" in result.output
+    result = runner.invoke(args=["users", "add", "c@example.com", "--role", "expert", "--categories", "all"],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 1 and "not 'all'" in result.output

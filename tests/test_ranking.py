@@ -417,7 +417,9 @@ def test_bootstrap_intervals_agree_with_closed_form_on_baseball() -> None:
     _, counts = baseball()
     closed = fit(counts, ties="drop")
     boot = fit(counts, ties="drop", bootstrap=2000, seed=1)
-    np.testing.assert_allclose(boot.ci_high - boot.ci_low, closed.ci_high - closed.ci_low, rtol=0.1)
+    # ~42 games a team: percentile intervals run 0-13 % wider than the normal
+    # ones across seeds (Cleveland's skewed most), so 15 %, not tighter.
+    np.testing.assert_allclose(boot.ci_high - boot.ci_low, closed.ci_high - closed.ci_low, rtol=0.15)
     assert boot.p_best.sum() == pytest.approx(1.0)
     assert boot.p_best[int(np.argmin(boot.rank))] == boot.p_best.max()
 

@@ -41,6 +41,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['right_model_id'], ['model.id'], name=op.f('fk_judgment_cell_right_model_id_model'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('pool_id', 'category', 'left_model_id', 'right_model_id', 'choice', name=op.f('pk_judgment_cell'))
     )
+    with op.batch_alter_table('judgment', schema=None) as batch_op:
+        batch_op.create_index('ix_judgment_pool_recent', ['pool_id', 'id'], unique=False)
     # Judgments recorded before this migration get their cells too.
     op.execute(
         "INSERT INTO judgment_cell (pool_id, category, left_model_id, right_model_id, choice, n) "
@@ -50,6 +52,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('judgment', schema=None) as batch_op:
+        batch_op.drop_index('ix_judgment_pool_recent')
     op.drop_table('judgment_cell')
     with op.batch_alter_table('leaderboard_cache', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_leaderboard_cache_pool_id'))

@@ -7,13 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
 
 from .. import exports, judging, leaderboard_formats, leaderboards, pools
-from ..auth import error_response, login_required, role_required
+from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
-from ..errors import Conflict, Invalid, Problem
+from ..errors import Conflict, Invalid
 from ..schema import Assignment, Image, Pool
 from ..vocabulary import TAGS
 from .openapi import spec
@@ -21,21 +20,13 @@ from .openapi import spec
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-@bp.errorhandler(Problem)
-def problem(exc: Problem) -> Any:
-    get_db().rollback()
-    return error_response(exc.status, exc.message)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> Any:
-    return error_response(exc.code or 500, exc.description or exc.name)
-
-
-def _json_body() -> dict[str, Any]:
+def _json_body(*allowed: str) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Invalid("body: expected a JSON object (Content-Type: application/json)")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise Invalid(f"{unknown[0]}: unknown field (expected {', '.join(allowed)})")
     return body
 
 
@@ -66,9 +57,9 @@ def list_pools() -> Any:
 @bp.post("/pools")
 @role_required("admin")
 def create_pool() -> Any:
-    body = _json_body()
+    body = _json_body("name", "settings")
     db = get_db()
-    pool = pools.create_pool(db, body.get("name"), body.get("settings") or {})
+    pool = pools.create_pool(db, body.get("name"), body.get("settings", {}))
     db.commit()
     return _pool_json(pool), 201
 
@@ -84,7 +75,10 @@ def get_pool(pool_name: str) -> Any:
 def update_pool(pool_name: str) -> Any:
     db = get_db()
     pool = pools.get_pool(db, pool_name)
-    pools.apply_settings(pool, _json_body().get("settings") or {})
+    body = _json_body("settings")
+    if "settings" not in body:
+        raise Invalid("settings: required, e.g. {\"settings\": {\"open\": false}}")
+    pools.apply_settings(pool, body["settings"])
     db.commit()
     return _pool_json(pool)
 
@@ -161,10 +155,10 @@ def next_assignment(pool_name: str) -> Any:
 @role_required("expert")
 def submit_judgment(assignment_id: int) -> Any:
     db = get_db()
-    judgment = judging.record_judgment(db, assignment_id, current_user, request.get_json(silent=True))
     try:
+        judgment = judging.record_judgment(db, assignment_id, current_user, request.get_json(silent=True))
         db.commit()
-    except IntegrityError:
+    except IntegrityError:  # a racing second submission of the same assignment
         db.rollback()
         raise Conflict(f"assignment {assignment_id} was already judged") from None
     return {"id": judgment.id, "assignment": assignment_id, "choice": judgment.choice.value}, 201

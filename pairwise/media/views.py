@@ -20,7 +20,11 @@ def _send(sha: str, variant: str) -> Any:
         abort(404)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype="image/png", conditional=True, etag=True)
+    # Sent from an open file, so no file time reaches the client in any form
+    # (Last-Modified, If-Modified-Since answers): file times tell which output
+    # was uploaded first, i.e. hint at the model. The ETag names the content.
+    response = send_file(path.open("rb"), mimetype="image/png", conditional=True,
+                         etag=f"{sha}-{variant}", download_name=f"{sha}.png")
     # private: images need a login, so shared caches must not keep them.
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response

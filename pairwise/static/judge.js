@@ -97,7 +97,15 @@
   async function loadNext() {
     busy = true;
     $("submit").disabled = true;
-    const response = await api(root.dataset.nextUrl);
+    let response;
+    try {
+      response = await api(root.dataset.nextUrl);
+    } catch (err) {
+      busy = false;
+      $("instruction").textContent = "Network error while loading the next pair. Retrying…";
+      setTimeout(loadNext, 3000);
+      return;
+    }
     busy = false;
     if (response.status === 204) {
       current = null;
