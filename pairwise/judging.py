@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import scheduling
@@ -21,23 +20,32 @@ from .vocabulary import TAGS
 MAX_RATIONALE = 5000
 
 
-def _expert_items(db: Session, pool: Pool, expert: User) -> dict[int, list[int]]:
-    query = (select(Output.item_id, Output.id).join(Item, Item.id == Output.item_id)
-             .where(Item.pool_id == pool.id))
+def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
+    """item id -> number of outputs, for the items this expert may judge."""
+    query = (select(Output.item_id, func.count()).join(Item, Item.id == Output.item_id)
+             .where(Item.pool_id == pool.id).group_by(Output.item_id))
     categories = expert.category_list
     if categories is not None:
         query = query.where(Item.category.in_(categories))
-    item_outputs: dict[int, list[int]] = defaultdict(list)
-    for item_id, output_id in db.execute(query):
-        item_outputs[item_id].append(output_id)
-    return item_outputs
+    return {item_id: n for item_id, n in db.execute(query)}
 
 
-def _judged_pairs(db: Session, pool: Pool, expert: User) -> set[tuple[int, int]]:
-    rows = db.execute(select(Assignment.left_output_id, Assignment.right_output_id)
-                      .join(Judgment, Judgment.assignment_id == Assignment.id)
-                      .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
-    return {scheduling.pair_key(a, b) for a, b in rows}
+def _judged(db: Session, pool: Pool, expert: User):  # type: ignore[no-untyped-def]
+    return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
+            .join(Judgment, Judgment.assignment_id == Assignment.id)
+            .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
+
+
+def _judged_counts(db: Session, pool: Pool, expert: User) -> dict[int, int]:
+    """item id -> pairs of it this expert has judged."""
+    judged = _judged(db, pool, expert).subquery()
+    return {item_id: n for item_id, n in db.execute(
+        select(judged.c.item_id, func.count()).group_by(judged.c.item_id))}
+
+
+def _judged_pairs(db: Session, pool: Pool, expert: User, item_id: int) -> set[tuple[int, int]]:
+    rows = db.execute(_judged(db, pool, expert).where(Assignment.item_id == item_id))
+    return {scheduling.pair_key(a, b) for _item, a, b in rows}
 
 
 def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator,
@@ -55,11 +63,16 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
                         .order_by(Assignment.issued_at).limit(1))
     if pending is not None:
         return pending
-    choice = scheduling.choose_uniform(_expert_items(db, pool, expert),
-                                       _judged_pairs(db, pool, expert), rng)
-    if choice is None:
+    # Per-item counts, then only the chosen item's outputs: the cost grows
+    # with the number of items, not with items x pairs.
+    item_id = scheduling.choose_item(_item_sizes(db, pool, expert), _judged_counts(db, pool, expert), rng)
+    if item_id is None:
         return None
-    item_id, left, right = choice
+    outputs = db.scalars(select(Output.id).where(Output.item_id == item_id)).all()
+    pair = scheduling.choose_pair(outputs, _judged_pairs(db, pool, expert, item_id), rng)
+    if pair is None:  # counts and pairs disagree only if outputs changed mid-request
+        return None
+    left, right = pair
     assignment = Assignment(pool_id=pool.id, item_id=item_id, expert_id=expert.id,
                             left_output_id=left, right_output_id=right, issued_at=now,
                             expires_at=now + timedelta(minutes=minutes))

@@ -1,9 +1,10 @@
-"""Which pair an expert sees next. Pure: ids in, ids out.
+"""Which pair an expert sees next. Pure: ids and counts in, ids out.
 
 ``uniform``: every pair of outputs of the same item that this expert has not
-judged yet is equally likely. Chosen in two steps (an item weighted by its
-number of eligible pairs, then one of those pairs) so that a large pool never
-has its pairs listed one by one.
+judged yet is equally likely. Chosen in two steps -- an item with probability
+proportional to its number of eligible pairs, then one of those pairs -- so a
+large pool is summarised per item (counts) and only the chosen item's outputs
+are ever listed.
 """
 
 from __future__ import annotations
@@ -19,40 +20,59 @@ def pair_key(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-def choose_uniform(
-    item_outputs: Mapping[int, Sequence[int]],
-    seen: set[tuple[int, int]],
-    rng: np.random.Generator,
-) -> tuple[int, int, int] | None:
-    """An (item, output, output) this expert has not judged, uniformly at random.
+def choose_item(
+    output_counts: Mapping[int, int], judged_counts: Mapping[int, int], rng: np.random.Generator
+) -> int | None:
+    """An item, weighted by how many of its pairs this expert has not judged.
 
     Parameters
     ----------
-    item_outputs
-        item id -> ids of its outputs.
-    seen
-        unordered output-id pairs (see :func:`pair_key`) the expert already judged.
+    output_counts
+        item id -> number of outputs (models) it has.
+    judged_counts
+        item id -> number of its pairs the expert already judged.
     rng
         the random source (seeded in tests).
 
     Returns
     -------
-    The chosen pair in a random order, or None when nothing is left.
+    The item id, or None when the expert has judged every pair.
     """
-    seen_per_item: dict[int, int] = {}
-    output_item = {o: item for item, outs in item_outputs.items() for o in outs}
-    for a, _b in seen:
-        item = output_item.get(a)
-        if item is not None:
-            seen_per_item[item] = seen_per_item.get(item, 0) + 1
-    items = list(item_outputs)
-    sizes = np.array([len(item_outputs[i]) for i in items], dtype=np.int64)
-    weights = sizes * (sizes - 1) // 2 - np.array([seen_per_item.get(i, 0) for i in items], dtype=np.int64)
-    weights = np.clip(weights, 0, None)
+    items = list(output_counts)
+    sizes = np.fromiter((output_counts[i] for i in items), dtype=np.int64, count=len(items))
+    judged = np.fromiter((judged_counts.get(i, 0) for i in items), dtype=np.int64, count=len(items))
+    weights = np.clip(sizes * (sizes - 1) // 2 - judged, 0, None)
     total = int(weights.sum())
     if total == 0:
         return None
-    item = items[int(rng.choice(len(items), p=weights / total))]
-    pairs = [p for p in combinations(sorted(item_outputs[item]), 2) if p not in seen]
+    return items[int(np.searchsorted(np.cumsum(weights), rng.integers(total), side="right"))]
+
+
+def choose_pair(
+    outputs: Sequence[int], judged: set[tuple[int, int]], rng: np.random.Generator
+) -> tuple[int, int] | None:
+    """A pair of ``outputs`` not in ``judged``, uniformly, in a random left/right order."""
+    pairs = [p for p in combinations(sorted(outputs), 2) if p not in judged]
+    if not pairs:
+        return None
     a, b = pairs[int(rng.integers(len(pairs)))]
-    return (item, a, b) if rng.random() < 0.5 else (item, b, a)
+    return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+def choose_uniform(
+    item_outputs: Mapping[int, Sequence[int]],
+    judged: set[tuple[int, int]],
+    rng: np.random.Generator,
+) -> tuple[int, int, int] | None:
+    """(item, left output, right output) not yet judged, uniformly over pairs;
+    the two steps above on fully listed data."""
+    output_item = {o: item for item, outs in item_outputs.items() for o in outs}
+    judged_counts: dict[int, int] = {}
+    for a, _b in judged:
+        if a in output_item:
+            judged_counts[output_item[a]] = judged_counts.get(output_item[a], 0) + 1
+    item = choose_item({i: len(o) for i, o in item_outputs.items()}, judged_counts, rng)
+    if item is None:
+        return None
+    pair = choose_pair(item_outputs[item], judged, rng)
+    return None if pair is None else (item, *pair)
