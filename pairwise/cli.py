@@ -280,12 +280,9 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
     from . import leaderboard_formats, leaderboards, pools
     from .context import fit_options
     from .db import get_db
-    from .errors import Invalid
     db = get_db()
     pool = pools.get_pool(db, pool_name)
-    category = category or leaderboards.ALL
-    if category != leaderboards.ALL and category not in pools.pool_categories(db, pool):
-        raise Invalid(f"pool {pool.name!r} has no category {category!r}")
+    category = pools.require_category(db, pool, category or leaderboards.ALL)
     board = leaderboards.build_cached(db, pool, category, fit_options(ties, position, bootstrap),
                                       current_app.config["HOURLY_RATE"])
     db.commit()

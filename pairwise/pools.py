@@ -103,6 +103,13 @@ def pool_categories(db: Session, pool: Pool) -> list[str]:
                            .distinct().order_by(Item.category)))
 
 
+def require_category(db: Session, pool: Pool, category: str) -> str:
+    """``category`` if the pool has it (or it is "all"), else Invalid."""
+    if category != "all" and category not in pool_categories(db, pool):
+        raise Invalid(f"category: pool {pool.name!r} has no category {category!r}")
+    return category
+
+
 def pool_counts(db: Session, pool: Pool) -> dict[str, int]:
     return {
         "items": db.scalar(select(func.count()).select_from(Item).where(Item.pool_id == pool.id)) or 0,

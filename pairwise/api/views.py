@@ -179,9 +179,7 @@ def leaderboard(pool_name: str) -> Any:
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise Invalid("format: json or csv")
-    category = request.args.get("category", leaderboards.ALL) or leaderboards.ALL
-    if category != leaderboards.ALL and category not in pools.pool_categories(db, pool):
-        raise Invalid(f"category: pool {pool.name!r} has no category {category!r}")
+    category = pools.require_category(db, pool, request.args.get("category") or leaderboards.ALL)
     try:
         bootstrap = int(request.args["bootstrap"]) if "bootstrap" in request.args else None
     except ValueError:
