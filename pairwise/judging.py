@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from . import scheduling
@@ -30,7 +30,8 @@ def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
     return {item_id: n for item_id, n in db.execute(query)}
 
 
-def _judged(db: Session, pool: Pool, expert: User):  # type: ignore[no-untyped-def]
+def _judged(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
+    """(item, left output, right output) of the pairs this expert has judged."""
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .join(Judgment, Judgment.assignment_id == Assignment.id)
             .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
@@ -38,13 +39,13 @@ def _judged(db: Session, pool: Pool, expert: User):  # type: ignore[no-untyped-d
 
 def _judged_counts(db: Session, pool: Pool, expert: User) -> dict[int, int]:
     """item id -> pairs of it this expert has judged."""
-    judged = _judged(db, pool, expert).subquery()
+    judged = _judged(pool, expert).subquery()
     return {item_id: n for item_id, n in db.execute(
         select(judged.c.item_id, func.count()).group_by(judged.c.item_id))}
 
 
 def _judged_pairs(db: Session, pool: Pool, expert: User, item_id: int) -> set[tuple[int, int]]:
-    rows = db.execute(_judged(db, pool, expert).where(Assignment.item_id == item_id))
+    rows = db.execute(_judged(pool, expert).where(Assignment.item_id == item_id))
     return {scheduling.pair_key(a, b) for _item, a, b in rows}
 
 
