@@ -19,7 +19,8 @@ from . import ranking
 from .leaderboards import Leaderboard
 
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
-           "rating", "rank_ci_low", "rank_ci_high", "p_best", "flags", "category")
+           "rating", "rank_ci_low", "rank_ci_high", "p_best", "flags",
+           "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category")
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -82,12 +83,19 @@ def _separation(board: Leaderboard) -> list[dict[str, Any]]:
 def as_dict(board: Leaderboard) -> dict[str, Any]:
     """Everything about a leaderboard, JSON-ready: the API's and the cache's form."""
     fit = board.fit
+    separation = _separation(board)
+    table = rows(board)
+    # The separation from the next model down, on each row, so the CSV carries it too.
+    for row, gap in zip(table, [*separation, None]):
+        row["separated_from_next"] = None if gap is None else gap["distinguishable"]
+        row["extra_judgments_to_next"] = None if gap is None else gap["extra_judgments"]
+        row["extra_hours_to_next"] = None if gap is None else gap["extra_hours"]
     return {
         "pool": board.pool,
         "category": board.category,
         "judgments": board.judgments,
         "models": list(board.models),
-        "rows": rows(board),
+        "rows": table,
         "provenance": {
             "pool": board.pool,
             "category": board.category,
@@ -102,7 +110,7 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
         "prior": fit.prior,
         "position_effect": _interval(fit.position_effect),
         "tie_parameter": _interval(fit.tie_parameter),
-        "separation": _separation(board),
+        "separation": separation,
         "cost_model": None if board.cost is None else {
             "median_seconds_per_judgment": None if board.cost.median_seconds is None
             else round(board.cost.median_seconds, 1),

@@ -137,3 +137,17 @@ def test_leaderboard_page_live_and_bootstrap(app, client, make_pool, make_user, 
     assert client.get("/pools/pool-1/leaderboard?intervals=sometimes").status_code == 400
     assert client.get("/pools/pool-1/leaderboard?category=cars").status_code == 404
     assert client.get("/pools/nope/leaderboard").status_code == 404
+
+
+def test_csv_carries_the_separation(app, client, make_pool, make_user, token_for) -> None:
+    make_pool(items=3)
+    choices = iter(["left", "right", "tie", "right", "left", "left", "tie", "right", "left"])
+    judge_all(client, token_for(make_user("expert")), lambda body: next(choices))
+    researcher = token_for(make_user("researcher"))
+    with client.get("/api/v1/pools/pool-1/leaderboard?format=csv&bootstrap=0", headers=researcher) as response:
+        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    board = client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=0", headers=researcher).json
+    # 9 mixed judgments cannot separate anyone; each row says so, as "separation" does
+    assert [r["separated_from_next"] for r in rows] == ["False", "False", ""]
+    assert [r["extra_judgments_to_next"] for r in rows[:-1]] == \
+        [str(s["extra_judgments"]) if s["extra_judgments"] is not None else "" for s in board["separation"]]
