@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import secrets
+from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import select
@@ -101,7 +102,9 @@ def _simulate(db: Session, pool: Pool, n: int, rng: np.random.Generator) -> int:
         p_left = 1.0 / (1.0 + np.exp(right - left))
         u = rng.random()
         choice = "tie" if u > 0.92 else ("left" if rng.random() < p_left else "right")
+        # A plausible pace (about a minute a pair), so cost estimates mean something.
+        answered = assignment.issued_at + timedelta(seconds=float(20 + rng.gamma(3.0, 15.0)))
         judging.record_judgment(db, assignment.id, expert, {
-            "choice": choice, "rationale": "simulated demo judgment (not a real expert)"})
+            "choice": choice, "rationale": "simulated demo judgment (not a real expert)"}, now=answered)
         made += 1
     return made
