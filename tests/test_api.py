@@ -317,6 +317,10 @@ def test_image_headers_carry_no_upload_times(client, make_pool, make_user, token
         assert image.headers["ETag"] == f'"{sha}-full"'
     with client.get(body["left"]["url"], headers={**expert, "If-None-Match": f'"{sha}-full"'}) as again:
         assert again.status_code == 304
+    # No 304 answers to date probes either: those would reveal file times bit by bit.
+    probe = {**expert, "If-Modified-Since": "Tue, 01 Jan 2030 00:00:00 GMT"}
+    with client.get(body["left"]["url"], headers=probe) as dated:
+        assert dated.status_code == 200
 
 
 def test_a_racing_second_submission_is_a_conflict(client, make_pool, make_user, token_for, app, monkeypatch) -> None:
