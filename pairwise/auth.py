@@ -27,7 +27,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .db import get_db
 from .errors import Conflict, Invalid, NotFound, Problem
 from .manifest import CATEGORY, RESERVED_CATEGORIES
-from .schema import ApiToken, Role, User, utcnow
+from .schema import ApiToken, Role, User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -57,22 +57,3 @@ def choose_pair(
         return None
     a, b = pairs[int(rng.integers(len(pairs)))]
     return (a, b) if rng.random() < 0.5 else (b, a)
-
-
-def choose_uniform(
-    item_outputs: Mapping[int, Sequence[int]],
-    judged: set[tuple[int, int]],
-    rng: np.random.Generator,
-) -> tuple[int, int, int] | None:
-    """(item, left output, right output) not yet judged, uniformly over pairs;
-    the two steps above on fully listed data."""
-    output_item = {o: item for item, outs in item_outputs.items() for o in outs}
-    judged_counts: dict[int, int] = {}
-    for a, _b in judged:
-        if a in output_item:
-            judged_counts[output_item[a]] = judged_counts.get(output_item[a], 0) + 1
-    item = choose_item({i: len(o) for i, o in item_outputs.items()}, judged_counts, rng)
-    if item is None:
-        return None
-    pair = choose_pair(item_outputs[item], judged, rng)
-    return None if pair is None else (item, *pair)

@@ -89,7 +89,6 @@ class ApiToken(Base):
     # sha256 of the token; the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
 

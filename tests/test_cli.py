@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from .conftest import PASSWORD, png_bytes
 from .test_manifest import write_item

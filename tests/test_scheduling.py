@@ -1,11 +1,31 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
 
-from pairwise.scheduling import choose_uniform, pair_key
+from pairwise.scheduling import choose_item, choose_pair, pair_key
+
+
+def choose_uniform(
+    item_outputs: Mapping[int, Sequence[int]],
+    judged: set[tuple[int, int]],
+    rng: np.random.Generator,
+) -> tuple[int, int, int] | None:
+    """The scheduler's two steps (judging.next_assignment takes the counts from
+    SQL) on fully listed data: an item weighted by its unjudged pairs, then a pair."""
+    output_item = {o: item for item, outs in item_outputs.items() for o in outs}
+    judged_counts: dict[int, int] = {}
+    for a, _b in judged:
+        if a in output_item:
+            judged_counts[output_item[a]] = judged_counts.get(output_item[a], 0) + 1
+    item = choose_item({i: len(o) for i, o in item_outputs.items()}, judged_counts, rng)
+    if item is None:
+        return None
+    pair = choose_pair(item_outputs[item], judged, rng)
+    return None if pair is None else (item, *pair)
 
 
 def test_every_pair_once_then_none() -> None:
