@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -67,3 +67,23 @@ def close_db(_exc: BaseException | None = None) -> None:
 def dialect_insert(db: Session) -> Any:
     """The INSERT with ON CONFLICT support for this session's database."""
     return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def lock_for_issuing(db: Session, pool_id: int, expert_id: int) -> None:
+    """Serialise this transaction's read-then-write with any other for the same
+    expert and pool, until commit or rollback.
+
+    PostgreSQL: a transaction-scoped advisory lock on (pool, expert), so other
+    experts' requests never wait. SQLite allows one writer at a time anyway:
+    the transaction is made a write transaction now (``BEGIN IMMEDIATE``)
+    rather than at its first write, so what it reads cannot change before it
+    writes.
+    """
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                           {"key": f"pairwise.issue:{pool_id}:{expert_id}"})
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:  # already writing: the lock is held
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

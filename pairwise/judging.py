@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import scheduling
-from .db import dialect_insert
+from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
 from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
@@ -30,40 +31,70 @@ def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
     return {item_id: n for item_id, n in db.execute(query)}
 
 
-def _judged(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
-    """(item, left output, right output) of the pairs this expert has judged."""
+def _taken(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
+    """(item, left output, right output) of the pairs this expert has judged or holds open."""
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
-            .join(Judgment, Judgment.assignment_id == Assignment.id)
-            .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
+            .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+            .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
+                   or_(Judgment.id.is_not(None), Assignment.is_open)))
 
 
 def _judged_counts(db: Session, pool: Pool, expert: User) -> dict[int, int]:
-    """item id -> pairs of it this expert has judged."""
-    judged = _judged(pool, expert).subquery()
+    """item id -> pairs of it this expert has judged (or holds open)."""
+    judged = _taken(pool, expert).subquery()
     return {item_id: n for item_id, n in db.execute(
         select(judged.c.item_id, func.count()).group_by(judged.c.item_id))}
 
 
 def _judged_pairs(db: Session, pool: Pool, expert: User, item_id: int) -> set[tuple[int, int]]:
-    rows = db.execute(_judged(pool, expert).where(Assignment.item_id == item_id))
+    rows = db.execute(_taken(pool, expert).where(Assignment.item_id == item_id))
     return {scheduling.pair_key(a, b) for _item, a, b in rows}
+
+
+def close_lapsed(db: Session, pool_id: int, expert_id: int, now: datetime) -> None:
+    """Close this expert's open assignments in the pool that expired unanswered."""
+    db.execute(update(Assignment)
+               .where(Assignment.pool_id == pool_id, Assignment.expert_id == expert_id,
+                      Assignment.is_open, Assignment.expires_at <= now)
+               .values(is_open=False).execution_options(synchronize_session=False))
 
 
 def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator,
                     minutes: int, now: datetime | None = None) -> Assignment | None:
-    """The expert's open assignment in this pool, or a new one; None when done."""
+    """The expert's open assignment in this pool, or a new one; None when done.
+
+    Atomic: requests of one expert for one pool are serialised by a lock
+    (:func:`lock_for_issuing`, which leaves other experts alone on
+    PostgreSQL), and a partial unique index allows one open assignment per
+    expert and pool whatever happens.
+    """
     now = now or utcnow()
     if not pool.is_open:
         raise Conflict(f"pool {pool.name!r} is closed")
+    lock_for_issuing(db, pool.id, expert.id)
+    close_lapsed(db, pool.id, expert.id, now)
     # A reload or a second tab gets the pair already issued, not a new one:
     # an unanswered pair costs nothing but would skew the schedule.
-    pending = db.scalar(select(Assignment)
-                        .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
-                        .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                               Assignment.expires_at > now, Judgment.id.is_(None))
+    pending = db.scalar(select(Assignment).where(Assignment.pool_id == pool.id,
+                                                 Assignment.expert_id == expert.id, Assignment.is_open)
                         .order_by(Assignment.issued_at).limit(1))
     if pending is not None:
         return pending
+    chosen = _choose_uniform(db, pool, expert, rng)
+    if chosen is None:
+        return None
+    item_id, left, right = chosen
+    assignment = Assignment(pool_id=pool.id, item_id=item_id, expert_id=expert.id,
+                            left_output_id=left, right_output_id=right, issued_at=now,
+                            expires_at=now + timedelta(minutes=minutes), is_open=True)
+    db.add(assignment)
+    db.flush()
+    return assignment
+
+
+def _choose_uniform(db: Session, pool: Pool, expert: User,
+                    rng: np.random.Generator) -> tuple[int, int, int] | None:
+    """(item, left output, right output), uniformly over the pairs left to this expert."""
     # Per-item counts, then only the chosen item's outputs: the cost grows
     # with the number of items, not with items x pairs.
     item_id = scheduling.choose_item(_item_sizes(db, pool, expert), _judged_counts(db, pool, expert), rng)
@@ -73,13 +104,7 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
     pair = scheduling.choose_pair(outputs, _judged_pairs(db, pool, expert, item_id), rng)
     if pair is None:  # counts and pairs disagree only if outputs changed mid-request
         return None
-    left, right = pair
-    assignment = Assignment(pool_id=pool.id, item_id=item_id, expert_id=expert.id,
-                            left_output_id=left, right_output_id=right, issued_at=now,
-                            expires_at=now + timedelta(minutes=minutes))
-    db.add(assignment)
-    db.flush()
-    return assignment
+    return item_id, *pair
 
 
 @dataclass(frozen=True)
@@ -149,12 +174,22 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
     pool = db.get(Pool, assignment.pool_id)
     assert pool is not None
     answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars)
+    # Closing the assignment is the commit point of a racing pair of
+    # submissions: the second finds it closed (PostgreSQL waits on the row
+    # lock, SQLite on the write lock) and is refused.
+    closed = db.execute(update(Assignment).where(Assignment.id == assignment.id, Assignment.is_open)
+                        .values(is_open=False).execution_options(synchronize_session=False))
+    if closed.rowcount != 1:
+        raise Conflict(f"assignment {assignment_id} was already judged")
+    set_committed_value(assignment, "is_open", False)
+    low, high = scheduling.pair_key(assignment.left_output_id, assignment.right_output_id)
     judgment = Judgment(
         assignment_id=assignment.id, pool_id=pool.id, category=assignment.item.category,
         expert_id=expert.id, left_model_id=assignment.left_output.model_id,
         right_model_id=assignment.right_output.model_id, choice=answer.choice,
         rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
         seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
+        low_output_id=low, high_output_id=high,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here

@@ -7,18 +7,22 @@ ranked (class :class:`Model`).
 from __future__ import annotations
 
 import enum
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Enum,
+    Boolean,
     Float,
     ForeignKey,
     Index,
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -135,6 +139,9 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("pool_id", "external_id"),
         Index("ix_item_pool_category", "pool_id", "category"),
+        # Items of a category in a fixed random order: the active scheduler
+        # starts at a random key and takes the next item that fits.
+        Index("ix_item_pool_category_pick", "pool_id", "category", "pick_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,6 +151,8 @@ class Item(Base):
     instruction: Mapped[str] = mapped_column(Text)
     source_image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pick_key: Mapped[float] = mapped_column(Float, default=random.random, server_default=text("0"))
 
     source_image: Mapped[Image] = relationship()
     outputs: Mapped[list[Output]] = relationship(back_populates="item")
@@ -178,7 +187,16 @@ class Assignment(Base):
     """A pair of outputs of one item issued to one expert, positions fixed at issue."""
 
     __tablename__ = "assignment"
-    __table_args__ = (Index("ix_assignment_expert_pool", "expert_id", "pool_id"),)
+    __table_args__ = (
+        Index("ix_assignment_expert_pool", "expert_id", "pool_id"),
+        # One open (issued, unanswered, unexpired) assignment per expert and
+        # pool: a double click, a second tab or a retry gets the same pair.
+        Index("uq_assignment_open_expert_pool", "expert_id", "pool_id", unique=True,
+              sqlite_where=text("is_open"), postgresql_where=text("is_open")),
+        # The pairs in flight in a pool, for the active scheduler.
+        Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open"),
+              postgresql_where=text("is_open")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
@@ -192,6 +210,9 @@ class Assignment(Base):
     item: Mapped[Item] = relationship()
     left_output: Mapped[Output] = relationship(foreign_keys=[left_output_id])
     right_output: Mapped[Output] = relationship(foreign_keys=[right_output_id])
+    # True from issue until it is judged or found expired (closed before issuing).
+    is_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
     judgment: Mapped[Judgment | None] = relationship(back_populates="assignment")
 
 
@@ -206,6 +227,8 @@ class Judgment(Base):
     __table_args__ = (
         Index("ix_judgment_cells", "pool_id", "category", "left_model_id", "right_model_id", "choice"),
         Index("ix_judgment_pool_recent", "pool_id", "id"),  # a pool's latest judgments, newest first
+        # No expert judges the same (item, two outputs) twice, whatever the sides.
+        Index("uq_judgment_expert_pair", "expert_id", "low_output_id", "high_output_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -221,6 +244,10 @@ class Judgment(Base):
     tags_right: Mapped[list[str]] = mapped_column(JSON, default=list)
     seconds: Mapped[float] = mapped_column(Float)  # from issue to submission, server clock
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The judged outputs, smaller id first (NULL only on duplicates judged
+    # before the unique index existed).
+    low_output_id: Mapped[int | None] = mapped_column()
+    high_output_id: Mapped[int | None] = mapped_column()
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -256,3 +283,22 @@ class LeaderboardCache(Base):
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerPosterior(Base):
+    """The active scheduler's Bradley-Terry posterior for one pool and category.
+
+    A Laplace approximation (mean and covariance per model), refitted from the
+    count cells after every few judgments or seconds and shared by every
+    worker through the database; requests only read it.
+    """
+
+    __tablename__ = "scheduler_posterior"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_ids: Mapped[list[int]] = mapped_column(JSON)
+    mean: Mapped[list[float]] = mapped_column(JSON)
+    cov: Mapped[list[list[float]]] = mapped_column(JSON)
+    judgments: Mapped[int]  # judgments of the category the fit saw
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -141,8 +141,12 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
 def next_assignment(pool_name: str) -> Any:
     db = get_db()
     pool = pools.get_pool(db, pool_name)
-    assignment = judging.next_assignment(db, pool, current_user, rng=scheduler_rng(),
-                                         minutes=current_app.config["ASSIGNMENT_MINUTES"])
+    minutes = current_app.config["ASSIGNMENT_MINUTES"]
+    try:
+        assignment = judging.next_assignment(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
+    except IntegrityError:  # the one-open-assignment index caught a race: answer with the winner's pair
+        db.rollback()
+        assignment = judging.next_assignment(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
     if assignment is None:
         db.rollback()
         return Response(status=204)
