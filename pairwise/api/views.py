@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from .. import exports, judging, leaderboard_formats, leaderboards, pools
+from .. import exports, judging, leaderboard_formats, leaderboards, pools, submissions
 from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
@@ -155,13 +155,19 @@ def next_assignment(pool_name: str) -> Any:
 @role_required("expert")
 def submit_judgment(assignment_id: int) -> Any:
     db = get_db()
+    key = submissions.parse_key(request.headers.get(submissions.HEADER))
+    body = request.get_json(silent=True)
     try:
-        judgment = judging.record_judgment(db, assignment_id, current_user, request.get_json(silent=True))
+        judgment, created = submissions.submit(db, assignment_id, current_user, body, key)
         db.commit()
-    except IntegrityError:  # a racing second submission of the same assignment
+    except IntegrityError:  # a racing submission of the same assignment (or key) won
         db.rollback()
-        raise Conflict(f"assignment {assignment_id} was already judged") from None
-    return {"id": judgment.id, "assignment": assignment_id, "choice": judgment.choice.value}, 201
+        judgment = submissions.find_replay(db, assignment_id, current_user, key, submissions.body_sha256(body))
+        if judgment is None:
+            raise Conflict(f"assignment {assignment_id} was already judged") from None
+        created = False
+    # 200 for a retry: "already stored, and it is yours", not "someone else's" (409).
+    return submissions.judgment_json(judgment), 201 if created else 200
 
 
 def _flag(name: str) -> bool:
