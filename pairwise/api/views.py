@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from .. import exports, judging, leaderboard_formats, leaderboards, pools, submissions
+from .. import audit, exports, judging, leaderboard_formats, leaderboards, pools, submissions
 from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
@@ -60,6 +60,7 @@ def create_pool() -> Any:
     body = _json_body("name", "settings")
     db = get_db()
     pool = pools.create_pool(db, body.get("name"), body.get("settings", {}))
+    audit.record(db, current_user.email, "pool.create", pool.name, {"settings": pool.settings()})
     db.commit()
     return _pool_json(pool), 201
 
@@ -78,7 +79,10 @@ def update_pool(pool_name: str) -> Any:
     body = _json_body("settings")
     if "settings" not in body:
         raise Invalid("settings: required, e.g. {\"settings\": {\"open\": false}}")
+    before = pool.settings()
     pools.apply_settings(pool, body["settings"])
+    changes = {k: [before[k], v] for k, v in pool.settings().items() if before[k] != v}
+    audit.record(db, current_user.email, "pool.update", pool.name, {"changes": changes})
     db.commit()
     return _pool_json(pool)
 
@@ -107,6 +111,10 @@ def add_item(pool_name: str) -> Any:
         source=pools.Upload(name=files["source"].filename or "source", data=files["source"].read()),
         outputs={m: pools.Upload(name=f.filename or m, data=f.read()) for m, f in outputs.items()},
         max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+    if result.created or result.new_outputs:
+        audit.record(db, current_user.email, "pool.item", pool.name,
+                     {"item": result.item.external_id, "created": result.created,
+                      "outputs_added": result.new_outputs})
     db.commit()
     status = 201 if result.created else 200
     return {"id": result.item.external_id, "created": result.created,
@@ -219,3 +227,5 @@ def judgments(pool_name: str) -> Any:
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
+
+from . import audit_views  # noqa: E402,F401  (GET /api/v1/audit on this blueprint)
