@@ -18,7 +18,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The WSGI app: ``gunicorn "pairwise:create_app()"``. Wiring only."""
-    from . import auth, config, db
+    from . import auth, config, db, outage
     from .storage import ImageStore
 
     app = Flask(__name__, instance_relative_config=True)
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 2**20
 
     db.init_app(app)
+    outage.init_app(app)
     app.extensions["pairwise.store"] = ImageStore(Path(app.config["IMAGE_DIR"]))
     auth.init_app(app)
 

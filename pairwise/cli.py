@@ -110,12 +110,14 @@ def _read_password() -> str:
 @one_line_errors
 def users_add(email: str, role: str, categories: str | None) -> None:
     """Create an account; the password comes from a prompt, or stdin when piped."""
+    from . import audit
     from .auth import add_user, parse_categories
     from .db import get_db
     slugs = parse_categories(categories)
     password = _read_password()
     db = get_db()
     user = add_user(db, email, password, role, slugs)
+    audit.record(db, audit.cli_actor(), "user.add", user.email, {"role": user.role.value, "categories": slugs})
     db.commit()
     click.echo(f"created {user.email} ({user.role.value}"
                f"{', categories ' + ','.join(slugs) if slugs else ''})")
@@ -138,11 +140,13 @@ def users_list() -> None:
 @one_line_errors
 def users_deactivate(email: str) -> None:
     """Lock an account out (its judgments stay); its sessions and tokens stop working."""
+    from . import audit
     from .auth import find_user
     from .db import get_db
     db = get_db()
     user = find_user(db, email)
     user.is_active = False
+    audit.record(db, audit.cli_actor(), "user.deactivate", user.email)
     db.commit()
     click.echo(f"deactivated {user.email}")
 
@@ -159,12 +163,14 @@ def tokens_revoke(email: str) -> None:
     """Revoke every API token of EMAIL."""
     from sqlalchemy import delete
 
+    from . import audit
     from .auth import find_user
     from .db import get_db
     from .schema import ApiToken
     db = get_db()
     user = find_user(db, email)
     n = db.execute(delete(ApiToken).where(ApiToken.user_id == user.id)).rowcount
+    audit.record(db, audit.cli_actor(), "token.revoke", user.email, {"tokens": n})
     db.commit()
     click.echo(f"revoked {n} token(s) of {user.email}")
 
@@ -174,11 +180,13 @@ def tokens_revoke(email: str) -> None:
 @one_line_errors
 def tokens_create(email: str) -> None:
     """Print a new API token for EMAIL (only its hash is stored)."""
+    from . import audit
     from .auth import create_token, find_user
     from .db import get_db
     db = get_db()
     user = find_user(db, email)
     token = create_token(db, user)
+    audit.record(db, audit.cli_actor(), "token.create", user.email)
     db.commit()
     click.echo(f"API token for {user.email} ({user.role.value}); send it as 'Authorization: Bearer <token>'."
                " It is shown only once:")
@@ -198,11 +206,16 @@ def pools_cli() -> None:
 @one_line_errors
 def pools_seed(path: Path, pool_name: str | None) -> None:
     """Import a manifest file or folder; all of it or nothing."""
-    from . import manifest, pools
+    from sqlalchemy import select
+
+    from . import audit, manifest, pools
     from .context import current_store
+    from .schema import Pool
     from .db import get_db
     loaded = manifest.load(path)
     db = get_db()
+    existing = db.scalar(select(Pool).where(Pool.name == (pool_name or loaded.pool)))
+    before = existing.settings() if existing is not None else {}
     with click.progressbar(length=len(loaded.items), label="importing items", file=sys.stderr) as bar:
         def progress(items: Any) -> Any:
             for item in items:
@@ -211,6 +224,12 @@ def pools_seed(path: Path, pool_name: str | None) -> None:
 
         report = pools.seed(db, current_store(), loaded, pool_name=pool_name,
                             max_pixels=current_app.config["MAX_IMAGE_PIXELS"], progress=progress)
+    after = pools.get_pool(db, report.pool).settings()
+    changes = {k: [before[k], v] for k, v in after.items() if before and before[k] != v}
+    if report.pool_created or report.items_created or report.outputs_added or changes:
+        audit.record(db, audit.cli_actor(), "pool.seed", report.pool,
+                     {"source": str(path), "pool_created": report.pool_created, "settings_changed": changes,
+                      "items_created": report.items_created, "outputs_added": report.outputs_added})
     db.commit()
     click.echo(report.summary())
 
@@ -228,10 +247,11 @@ def pools_list() -> None:
 
 
 def _set_open(name: str, is_open: bool) -> None:
-    from . import pools
+    from . import audit, pools
     from .db import get_db
     db = get_db()
     pools.apply_settings(pools.get_pool(db, name), {"open": is_open})
+    audit.record(db, audit.cli_actor(), "pool.open" if is_open else "pool.close", name)
     db.commit()
     click.echo(f"pool {name!r} {'opened' if is_open else 'closed'}")
 
@@ -352,6 +372,26 @@ def export_judgments(pool_name: str, fmt: str, output: Path | None) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     click.echo(f"wrote {output}", err=True)
+
+
+# ----- audit log ------------------------------------------------------------------------
+
+@main.command("audit")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="newest N events")
+@click.option("--action", default=None, help="only this action, e.g. user.add or pool.update")
+@one_line_errors
+def audit_log(fmt: str, limit: int, action: str | None) -> None:
+    """Admin actions (accounts, tokens, pools, exclusions), newest first."""
+    import json
+
+    from . import audit
+    from .db import get_db
+    rows = audit.events(get_db(), limit=limit, action=action)
+    if fmt == "json":
+        click.echo(json.dumps([audit.event_json(e) for e in rows], indent=1))
+    else:
+        click.echo(audit.table(rows), nl=False)
 
 
 # ----- demo ------------------------------------------------------------------------------

@@ -22,26 +22,34 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the judge page read while another worker writes; foreign keys
-    # are off by default in SQLite; the busy timeout rides out short write locks.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(busy_seconds: float) -> Any:
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets the judge page read while another worker writes; foreign keys
+        # are off by default in SQLite; the busy timeout rides out short write locks.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.close()
+
+    return pragmas
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_seconds: float = 10) -> Engine:
+    """``busy_seconds``: how long an SQLite write waits for another's lock before
+    the request gives up (503, see outage.py)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": busy_seconds})
+        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # pool_pre_ping: after a database restart the first request drops the dead
+    # connections instead of failing on them; connect_timeout bounds how long
+    # a request waits on an unreachable server before it answers 503.
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], busy_seconds=app.config.get("SQLITE_BUSY_SECONDS", 10))
     app.extensions["pairwise.engine"] = engine
     app.extensions["pairwise.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_db)

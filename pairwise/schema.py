@@ -248,6 +248,10 @@ class Judgment(Base):
     # before the unique index existed).
     low_output_id: Mapped[int | None] = mapped_column()
     high_output_id: Mapped[int | None] = mapped_column()
+    # The client's Idempotency-Key header, if it sent one, and the sha256 of the
+    # request body: a retry whose response was lost is recognised (submissions.py).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -302,3 +306,25 @@ class SchedulerPosterior(Base):
     cov: Mapped[list[list[float]]] = mapped_column(JSON)
     judgments: Mapped[int]  # judgments of the category the fit saw
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# One key names one submission per expert (submissions.py).
+Index("uq_judgment_expert_idempotency_key", Judgment.expert_id, Judgment.idempotency_key, unique=True)
+
+
+class AuditEvent(Base):
+    """One admin action (accounts, tokens, pool changes, exclusions): who, what, on what.
+
+    Written in the same transaction as the action (audit.record), so the log
+    has an entry exactly when the change happened. Actors and targets are kept
+    as text, so the entry outlives the account or pool it names.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(300))  # an account's email, or "cli:<os user>"
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "user.add", "pool.update"
+    target: Mapped[str] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

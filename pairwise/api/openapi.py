@@ -60,6 +60,15 @@ def spec() -> dict[str, Any]:
                                                                    "not counting surrounding whitespace"},
                     "tags": {"type": "object", "properties": {
                         side: {"type": "array", "items": {"enum": list(TAGS)}} for side in ("left", "right")}}}},
+                "StoredJudgment": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "assignment": {"type": "integer"},
+                    "choice": {"enum": ["left", "right", "tie", "both_bad"]}, "rationale": {"type": "string"},
+                    "tags": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
+                "AuditEvent": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                    "actor": {"type": "string", "description": "an account's email, or cli:<os user>"},
+                    "action": {"type": "string"}, "target": {"type": "string"},
+                    "details": {"type": "object"}}},
             }},
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
@@ -100,15 +109,44 @@ def spec() -> dict[str, Any]:
                     "409": _error("pool closed")}}},
             "/api/v1/assignments/{id}/judgment": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "post": {"summary": "answer an assignment",
+                "post": {"summary": "answer an assignment; safe to retry",
+                         "description": "A retry whose first response was lost is recognised: the same body "
+                                        "(same JSON value) for an assignment the caller already judged answers "
+                                        "200 with the stored judgment, so 'already stored' and 'judged "
+                                        "differently' (409) can be told apart. With an Idempotency-Key header, "
+                                        "the key is stored with the judgment; reusing it for another body or "
+                                        "another assignment is refused (422).",
+                         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                         "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+                                         "description": "one fresh key (e.g. a UUID) per judgment, "
+                                                        "the same on every retry of it"}],
                          "requestBody": {"required": True, "content": {"application/json": {
                              "schema": {"$ref": "#/components/schemas/Judgment"}}}},
-                         "responses": {"201": {"description": "recorded"},
+                         "responses": {"201": {"description": "recorded", "content": {"application/json": {
+                                           "schema": {"$ref": "#/components/schemas/StoredJudgment"}}}},
+                                       "200": {"description": "a retry: this judgment was already stored",
+                                               "content": {"application/json": {"schema": {
+                                                   "$ref": "#/components/schemas/StoredJudgment"}}}},
                                        "403": _error("issued to another expert"),
                                        "404": _error("no such assignment"),
-                                       "409": _error("already judged"),
+                                       "409": _error("already judged with a different answer"),
                                        "410": _error("expired"),
-                                       "422": _error("bad body")}}},
+                                       "422": _error("bad body, or an Idempotency-Key reused for another request"),
+                                       "503": _error("database unavailable (Retry-After says when to retry)")}}},
+            "/api/v1/audit": {"get": {
+                "summary": "admin actions, newest first (admin)",
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                               "maximum": 1000, "default": 50}},
+                    {"name": "before", "in": "query", "schema": {"type": "integer"},
+                     "description": "an event id: the page after it (use the 'next' URL)"},
+                    {"name": "action", "in": "query", "schema": {"type": "string"},
+                     "description": "only this action, e.g. user.add, pool.update"}],
+                "responses": {"200": {"description": "a page of events", "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {
+                        "events": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEvent"}},
+                        "next": {"type": ["string", "null"], "description": "the next page, or null"}}}}}},
+                    "403": _error("not an admin"), "422": _error("bad parameter")}}},
             "/api/v1/pools/{pool}/leaderboard": {"parameters": [
                 _pool_param(),
                 {"name": "category", "in": "query", "schema": {"type": "string", "default": "all"}},

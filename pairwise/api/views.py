@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from .. import exports, judging, leaderboard_formats, leaderboards, pools
+from .. import audit, exports, judging, leaderboard_formats, leaderboards, pools, submissions
 from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
@@ -60,6 +60,7 @@ def create_pool() -> Any:
     body = _json_body("name", "settings")
     db = get_db()
     pool = pools.create_pool(db, body.get("name"), body.get("settings", {}))
+    audit.record(db, current_user.email, "pool.create", pool.name, {"settings": pool.settings()})
     db.commit()
     return _pool_json(pool), 201
 
@@ -78,7 +79,10 @@ def update_pool(pool_name: str) -> Any:
     body = _json_body("settings")
     if "settings" not in body:
         raise Invalid("settings: required, e.g. {\"settings\": {\"open\": false}}")
+    before = pool.settings()
     pools.apply_settings(pool, body["settings"])
+    changes = {k: [before[k], v] for k, v in pool.settings().items() if before[k] != v}
+    audit.record(db, current_user.email, "pool.update", pool.name, {"changes": changes})
     db.commit()
     return _pool_json(pool)
 
@@ -107,6 +111,10 @@ def add_item(pool_name: str) -> Any:
         source=pools.Upload(name=files["source"].filename or "source", data=files["source"].read()),
         outputs={m: pools.Upload(name=f.filename or m, data=f.read()) for m, f in outputs.items()},
         max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+    if result.created or result.new_outputs:
+        audit.record(db, current_user.email, "pool.item", pool.name,
+                     {"item": result.item.external_id, "created": result.created,
+                      "outputs_added": result.new_outputs})
     db.commit()
     status = 201 if result.created else 200
     return {"id": result.item.external_id, "created": result.created,
@@ -159,13 +167,21 @@ def next_assignment(pool_name: str) -> Any:
 @role_required("expert")
 def submit_judgment(assignment_id: int) -> Any:
     db = get_db()
+    key = submissions.parse_key(request.headers.get(submissions.HEADER))
+    body = request.get_json(silent=True)
     try:
-        judgment = judging.record_judgment(db, assignment_id, current_user, request.get_json(silent=True))
+        judgment, created = submissions.submit(db, assignment_id, current_user, body, key)
         db.commit()
-    except IntegrityError:  # a racing second submission of the same assignment
+    except (IntegrityError, Conflict) as error:  # a racing submission of the same assignment (or key) won
         db.rollback()
-        raise Conflict(f"assignment {assignment_id} was already judged") from None
-    return {"id": judgment.id, "assignment": assignment_id, "choice": judgment.choice.value}, 201
+        judgment = submissions.find_replay(db, assignment_id, current_user, key, submissions.body_sha256(body))
+        if judgment is None:
+            if isinstance(error, Conflict):
+                raise
+            raise Conflict(f"assignment {assignment_id} was already judged") from None
+        created = False
+    # 200 for a retry: "already stored, and it is yours", not "someone else's" (409).
+    return submissions.judgment_json(judgment), 201 if created else 200
 
 
 def _flag(name: str) -> bool:
@@ -217,3 +233,5 @@ def judgments(pool_name: str) -> Any:
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
+
+from . import audit_views  # noqa: E402,F401  (GET /api/v1/audit on this blueprint)

@@ -158,7 +158,7 @@
       return;
     }
     busy = false;
-    if (response.status === 201) {
+    if (response.status === 201 || response.status === 200) {  // 200: a retry found it already stored
       judged += 1;
       await loadNext();
       return;
