@@ -83,15 +83,17 @@ def _reject_constant(name: str) -> Any:
 
 
 def _check_parsed(value: Any) -> None:
-    """No lone surrogates (they cannot be stored or encoded) and bounded nesting."""
+    """No lone surrogates (they cannot be stored or encoded) and bounded nesting.
+
+    NUL and other control characters are left to each field's check, which
+    names the field.
+    """
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(node, str):
-            if "\x00" in node:
-                raise ValueError("a string holds a NUL character (\\u0000)")
             try:
                 node.encode("utf-8")
             except UnicodeEncodeError:
