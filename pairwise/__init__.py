@@ -18,7 +18,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The WSGI app: ``gunicorn "pairwise:create_app()"``. Wiring only."""
-    from . import auth, config, db, outage
+    from . import auth, config, db, outage, security
     from .storage import ImageStore
 
     app = Flask(__name__, instance_relative_config=True)
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     outage.init_app(app)
     app.extensions["pairwise.store"] = ImageStore(Path(app.config["IMAGE_DIR"]))
+    security.init_app(app)  # before auth: bodies are measured before anything reads them
     auth.init_app(app)
 
     from .account.views import bp as account_bp

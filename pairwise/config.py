@@ -18,7 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "BOOTSTRAP_ROUNDS": 1000,  # leaderboard intervals (downloads and pages)
     "BOOTSTRAP_SEED": 20240601,
     "HOURLY_RATE": 35.0,  # USD per expert hour, for cost estimates
-    "MAX_UPLOAD_MB": 200,
+    "MAX_UPLOAD_MB": 200,  # item uploads (routes marked security.accepts_upload)
+    "MAX_BODY_KB": 64,  # every other request body (JSON, forms)
     "MAX_IMAGE_PIXELS": 40_000_000,
     "SESSION_COOKIE_SECURE": False,
     # Flask's own defaults set these too, so they must be overridden here.
@@ -26,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
 }
 
-_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS"}
+_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS"}
 _FLOATS = {"HOURLY_RATE"}
 _BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 

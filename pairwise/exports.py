@@ -1,8 +1,11 @@
-"""Raw judgments, streamed as CSV or JSONL rows (the `pairwise rank` input)."""
+"""Raw judgments, streamed as CSV or JSONL rows (the `pairwise rank` input).
+
+CSV cells go through :mod:`pairwise.csv_safe` (no spreadsheet formulas);
+JSONL keeps the raw text.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from . import csv_safe
 from .schema import Assignment, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
@@ -58,7 +62,7 @@ def as_jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
 def _csv_chunks(header: tuple[str, ...], records: Iterator[tuple[Any, ...]]) -> Iterator[str]:
     """CSV text in chunks of about 64 KiB: streamed, never the whole file in memory."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_safe.writer(buffer, lineterminator="\n")  # formulas neutralised
     writer.writerow(header)
     for record in records:
         writer.writerow(record)

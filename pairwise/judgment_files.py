@@ -30,6 +30,8 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import csv_safe
+
 __all__ = [
     "ALL_CATEGORIES",
     "CHOICES",
@@ -165,9 +167,19 @@ def _tally_csv(path: Path, compressed: bool, label: str) -> tuple[Counter[_RawKe
         raw: Counter[_RawKey] = Counter(map(pick, rows))
     if not raw:
         raise JudgmentFileError(f"{label}: no judgments (the file has only a header)")
+    raw = _unescape_cells(raw)
     if not has_category:
         raw = _drop_category(raw)
     return raw, has_category
+
+
+def _unescape_cells(raw: Counter[_RawKey]) -> Counter[_RawKey]:
+    # Our CSV exports put an apostrophe before text a spreadsheet would read
+    # as a formula ("-v2" -> "'-v2"); take it off again, per distinct key.
+    out: Counter[_RawKey] = Counter()
+    for key, count in raw.items():
+        out[tuple(csv_safe.unescape(v) if isinstance(v, str) else v for v in key)] += count  # type: ignore[index]
+    return out
 
 
 def _blank(row: list[str]) -> bool:

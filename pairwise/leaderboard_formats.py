@@ -6,7 +6,6 @@ interface: rank, model, score, ci_low, ci_high, wins, losses, ties, judgments.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -15,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ranking
+from . import csv_safe, ranking
 from .leaderboards import Leaderboard
 
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
@@ -129,7 +128,7 @@ def to_json(boards: Sequence[dict[str, Any]]) -> str:
 
 def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv_safe.dict_writer(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for board in boards:
         writer.writerows(board["rows"])

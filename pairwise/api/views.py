@@ -14,6 +14,7 @@ from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
 from ..errors import Conflict, Invalid
 from ..schema import Assignment, Image, Pool
+from ..security import accepts_upload, json_error
 from ..vocabulary import TAGS
 from .openapi import spec
 
@@ -23,7 +24,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def _json_body(*allowed: str) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Invalid("body: expected a JSON object (Content-Type: application/json)")
+        raise Invalid(f"body: {json_error() or 'expected a JSON object (Content-Type: application/json)'}")
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise Invalid(f"{unknown[0]}: unknown field (expected {', '.join(allowed)})")
@@ -88,6 +89,7 @@ def update_pool(pool_name: str) -> Any:
 
 
 @bp.post("/pools/<pool_name>/items")
+@accepts_upload
 @role_required("admin")
 def add_item(pool_name: str) -> Any:
     db = get_db()
