@@ -203,8 +203,13 @@ def pools_cli() -> None:
 @pools_cli.command("seed")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--pool", "pool_name", default=None, help="pool name (default: the manifest's 'pool')")
+@click.option("--resample-outputs/--keep-output-size", "resample_outputs", default=None,
+              help="resample every output to its source's size, so sizes cannot tell models apart "
+                   "(stored as the pool setting resample_outputs; default: the manifest's or pool's)")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="processes that decode and encode images (0: one per core)")
 @one_line_errors
-def pools_seed(path: Path, pool_name: str | None) -> None:
+def pools_seed(path: Path, pool_name: str | None, resample_outputs: bool | None, workers: int) -> None:
     """Import a manifest file or folder; all of it or nothing."""
     from sqlalchemy import select
 
@@ -223,7 +228,9 @@ def pools_seed(path: Path, pool_name: str | None) -> None:
                 bar.update(1)
 
         report = pools.seed(db, current_store(), loaded, pool_name=pool_name,
-                            max_pixels=current_app.config["MAX_IMAGE_PIXELS"], progress=progress)
+                            max_pixels=current_app.config["MAX_IMAGE_PIXELS"],
+                            workers=workers or pools.default_workers(),
+                            resample_outputs=resample_outputs, progress=progress)
     after = pools.get_pool(db, report.pool).settings()
     changes = {k: [before[k], v] for k, v in after.items() if before and before[k] != v}
     if report.pool_created or report.items_created or report.outputs_added or changes:

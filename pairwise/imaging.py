@@ -3,6 +3,14 @@
 Experts judge compression artefacts, so pixels are re-encoded losslessly (PNG)
 exactly as decoded; metadata is dropped because EXIF software tags, text
 chunks and file names can reveal which model made an output.
+
+Every stored image has one format, whatever arrived: an 8-bit PNG of colour
+type 2 (RGB), or type 6 (RGBA) only when some pixel is not fully opaque
+(transparency is content an expert sees; an opaque alpha channel is not, and
+would tell a model whose tool always writes RGBA from one that writes RGB).
+Only the chunks IHDR, IDAT and IEND, written by one encoder at one level.
+Input with more than 8 bits per sample is refused unless it converts exactly
+(an 8-bit image saved as 16-bit): rounding a model's pixels is not ours to do.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -20,7 +28,7 @@ try:
 except ImportError:  # Pillow built without LittleCMS: profiles are refused
     ImageCms = None  # type: ignore[assignment]
 
-__all__ = ["DISPLAY_SIZES", "ImageError", "NormalisedImage", "normalise"]
+__all__ = ["DISPLAY_SIZES", "ImageError", "NormalisedImage", "make_variant", "normalise"]
 
 DISPLAY_SIZES: dict[str, int] = {"preview": 1024, "thumb": 256}
 """Display variants: name -> longest side in pixels."""
@@ -36,6 +44,10 @@ _FORMAT_NAMES = "PNG, JPEG, WebP, TIFF, BMP or GIF"
 # at the default 6, for ~6 % more bytes. The output (hence every content
 # address) depends on this level and on zlib, so change it only deliberately.
 _PNG_OPTIONS = {"format": "PNG", "compress_level": 3, "optimize": False}
+
+# Resampling to the source's size stretches; a different aspect ratio means
+# a crop or a border, which is what the expert should see, so it is refused.
+_ASPECT_TOLERANCE = 0.01
 
 
 class ImageError(ValueError):
@@ -55,7 +67,6 @@ class NormalisedImage:
     width: int
     height: int
     sha256: str
-    variants: dict[str, bytes] = field(default_factory=dict)
 
 
 def normalise(
@@ -64,6 +75,7 @@ def normalise(
     name: str,
     max_pixels: int = 40_000_000,
     max_bytes: int = 50 * 2**20,
+    size: tuple[int, int] | None = None,
 ) -> NormalisedImage:
     """Decode ``data`` completely and return it as a clean, upright sRGB PNG.
 
@@ -78,6 +90,13 @@ def normalise(
         any pixels are decoded, so decompression bombs cost nothing.
     max_bytes
         Largest accepted upload size.
+    size
+        ``(width, height)`` to resample to (LANCZOS), e.g. the item's source
+        size, so that outputs' dimensions cannot tell models apart; None keeps
+        the decoded size. An aspect ratio more than 1 % off is refused.
+
+    Display variants are not made here (see :func:`make_variant`): the
+    serving side makes them on first request.
 
     Raises
     ------
@@ -105,21 +124,46 @@ def normalise(
             _refuse_bomb_warnings(caught, name)
         im = _to_srgb(im, name)
         im = _to_rgb_or_rgba(im, name)
+        if size is not None and im.size != tuple(size):
+            im = _resample(im, size, name)
         # A fresh image carries no ``info``: Pillow would otherwise write the
         # ICC profile, EXIF, XMP or text chunks back into the PNG.
         clean = Image.frombytes(im.mode, im.size, im.tobytes())
         png = _encode_png(clean)
-        variants = {
-            variant: _variant(clean, longest, png)
-            for variant, longest in DISPLAY_SIZES.items()
-        }
     return NormalisedImage(
         png=png,
         width=clean.width,
         height=clean.height,
         sha256=hashlib.sha256(png).hexdigest(),
-        variants=variants,
     )
+
+
+def make_variant(png: bytes, variant: str) -> bytes:
+    """A stored PNG scaled to the display size ``variant`` (in the same format).
+
+    Deterministic: the same full image always gives the same bytes, so a
+    variant made by two workers at once is the same file.
+    """
+    longest = DISPLAY_SIZES[variant]
+    with Image.open(io.BytesIO(png), formats=("PNG",)) as im:
+        im.load()
+        return _variant(im, longest, png)
+
+
+def _resample(im: Image.Image, size: tuple[int, int], name: str) -> Image.Image:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageError(name, f"cannot resample to {width}x{height}")
+    have, want = im.width / im.height, width / height
+    if abs(have / want - 1) > _ASPECT_TOLERANCE:
+        raise ImageError(
+            name,
+            f"is {im.width}x{im.height} and cannot be resampled to the source's "
+            f"{width}x{height} without distortion (aspect ratios differ)",
+        )
+    # Pillow resamples RGBA premultiplied, so transparent pixels' colours
+    # do not bleed into their neighbours.
+    return im.resize((width, height), Image.Resampling.LANCZOS)
 
 
 def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
@@ -158,8 +202,22 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
     return im
 
 
+def _refuse_deep_colour(im: Image.Image, name: str) -> None:
+    """Refuse colour data of more than 8 bits per sample before decoding.
+
+    Pillow decodes 16-bit RGB(A) PNGs and TIFFs by dropping the low byte,
+    silently; so such files are refused, naming what to do instead.
+    """
+    rawmodes = [t.args[0] if isinstance(t.args, tuple) else t.args for t in im.tile]
+    if any(isinstance(r, str) and (";16" in r or ";32" in r or ";48" in r or ";64" in r)
+           for r in rawmodes) and im.mode not in (*_SIXTEEN_BIT, "F"):
+        raise ImageError(name, "has 16 bits per colour sample; images are stored at 8 bits "
+                               "and converting would round the model's pixels: export 8-bit")
+
+
 def _decode(im: Image.Image, name: str) -> Image.Image:
     """Decode every pixel (so truncation shows) and apply EXIF orientation."""
+    _refuse_deep_colour(im, name)
     try:
         # load() raises on truncated data while LOAD_TRUNCATED_IMAGES is
         # False, Pillow's default, which this module never changes.
@@ -246,10 +304,14 @@ def _to_srgb(im: Image.Image, name: str) -> Image.Image:
 
 
 def _to_rgb_or_rgba(im: Image.Image, name: str) -> Image.Image:
-    """8-bit RGB, or RGBA when the image has any transparency."""
-    if im.mode == "RGBA" or (im.mode == "RGB" and not im.has_transparency_data):
+    """8-bit RGB, or RGBA when some pixel is not fully opaque."""
+    if im.mode == "RGB" and not im.has_transparency_data:
         return im
+    if im.mode == "RGBA":
+        return im if im.getchannel("A").getextrema()[0] < 255 else im.convert("RGB")
     base, alpha = _split_alpha(im, name)
+    if alpha is not None and alpha.getextrema()[0] == 255:
+        alpha = None  # opaque: the alpha band carries nothing an expert sees
     if base.mode == "LAB":
         rgb = _lab_to_srgb(base, name)
     else:
@@ -277,16 +339,8 @@ _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 def _split_alpha(im: Image.Image, name: str) -> tuple[Image.Image, Image.Image | None]:
     """The colour part as 8-bit L, RGB, CMYK or LAB, and the alpha band if any."""
-    if im.mode in _SIXTEEN_BIT:
-        # Pillow clips 16-bit grey to 0..255 instead of scaling it, which
-        # would turn most of a 16-bit image white.
-        grey = np.asarray(im, dtype=np.int64)
-        if grey.max(initial=0) > 255:
-            grey = (np.clip(grey, 0, 65535) * 255 + 32767) // 65535
-        return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), None
-    if im.mode == "F":
-        grey = np.clip(np.rint(np.asarray(im, dtype=np.float64)), 0, 255)
-        return Image.fromarray(grey.astype(np.uint8)), None
+    if im.mode in _SIXTEEN_BIT or im.mode == "F":
+        return _exact_eight_bit_grey(im, name), None
     try:
         if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or im.has_transparency_data:
             rgba = im.convert("RGBA")  # also applies a palette or tRNS colour key
@@ -299,6 +353,27 @@ def _split_alpha(im: Image.Image, name: str) -> tuple[Image.Image, Image.Image |
         return im.convert("RGB"), None
     except Exception as exc:  # noqa: BLE001 - e.g. LAB has no plain conversion
         raise ImageError(name, f"unsupported colour mode {im.mode} ({_describe(exc)})") from None
+
+
+def _exact_eight_bit_grey(im: Image.Image, name: str) -> Image.Image:
+    """Deep grey (16-bit, 32-bit or float) as 8-bit, when that loses nothing.
+
+    An 8-bit image saved at 16 bits has every sample a multiple of 257
+    (0x0101); such a file converts exactly. Anything finer is refused: the
+    rounding would be ours, not the model's. (Pillow's own conversion clips
+    16-bit grey to 0..255, turning most of an image white.)
+    """
+    values = np.asarray(im)
+    if im.mode == "F":  # float samples: exact only when whole numbers 0..255
+        if np.all(np.isfinite(values)) and np.all(values == np.rint(values)) \
+                and values.min(initial=0) >= 0 and values.max(initial=0) <= 255:
+            return Image.fromarray(values.astype(np.uint8))
+    else:
+        grey = values.astype(np.int64)
+        if grey.min(initial=0) >= 0 and grey.max(initial=0) <= 65535 and not np.any(grey % 257):
+            return Image.fromarray((grey // 257).astype(np.uint8))
+    raise ImageError(name, f"has {im.mode} grey samples finer than 8 bits; images are stored at "
+                           "8 bits and converting would round the model's pixels: export 8-bit")
 
 
 def _encode_png(im: Image.Image) -> bytes:

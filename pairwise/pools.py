@@ -6,8 +6,15 @@ command) commits once, so a failure anywhere rolls everything back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import itertools
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,7 +27,8 @@ from .schema import Image, Item, JudgmentCell, Model, Output, Pool
 from .storage import ImageStore
 
 SCHEDULERS = ("uniform",)
-SETTINGS = ("rationale_min_chars", "scheduler", "overlap_share", "gold_share", "open", "categories")
+SETTINGS = ("rationale_min_chars", "scheduler", "overlap_share", "gold_share", "open", "categories",
+            "resample_outputs")
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,9 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise Invalid(f"settings.{key}: a number from 0 to 1")
             value = float(value)
-        elif key == "open":
+        elif key in ("open", "resample_outputs"):
             if not isinstance(value, bool):
-                raise Invalid("settings.open: true or false")
+                raise Invalid(f"settings.{key}: true or false")
         elif key == "categories" and value is not None:
             if not isinstance(value, list) or not value or not all(
                     isinstance(c, str) and CATEGORY.match(c) and c not in RESERVED_CATEGORIES for c in value):
@@ -80,7 +88,7 @@ def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = Non
     if db.scalar(select(Pool).where(Pool.name == name)) is not None:
         raise Conflict(f"pool {name!r} already exists")
     pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.0,
-                gold_share=0.0, is_open=True)
+                gold_share=0.0, is_open=True, resample_outputs=False)
     apply_settings(pool, {} if settings is None else settings)
     db.add(pool)
     db.flush()
@@ -120,21 +128,55 @@ def pool_counts(db: Session, pool: Pool) -> dict[str, int]:
     }
 
 
-def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: int) -> Image:
-    """Normalise, store under its content hash, and return its (new or known) row."""
-    try:
-        normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels)
-    except imaging.ImageError as exc:
-        raise Invalid(str(exc)) from None
-    # Always put (a no-op when the files exist), so an image folder restored
-    # without some files heals on the next upload. A file written for a
-    # transaction that later rolls back stays unreferenced: harmless, since
-    # content addresses never clash.
-    store.put(normalised)
-    image = db.scalar(select(Image).where(Image.sha256 == normalised.sha256))
+@dataclass(frozen=True)
+class StoredImage:
+    """A normalised image already in the store: what its database row needs."""
+
+    sha256: str
+    width: int
+    height: int
+    byte_size: int
+
+
+@dataclass(frozen=True)
+class PreparedItem:
+    source: StoredImage
+    outputs: dict[str, StoredImage]
+
+
+def prepare_images(store: ImageStore, source: Upload, outputs: Mapping[str, Upload], *,
+                   resample: bool = False, max_pixels: int = 40_000_000) -> PreparedItem:
+    """Normalise an item's images and put them in the store; no database.
+
+    The expensive part of an import (decode, encode, write), kept apart from
+    the database so that seeding can run it in worker processes. With
+    ``resample`` every output is resampled to the source's size.
+    """
+    def put(upload: Upload, size: tuple[int, int] | None) -> StoredImage:
+        try:
+            normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels,
+                                           size=size)
+        except imaging.ImageError as exc:
+            raise Invalid(str(exc)) from None
+        # Always put (a no-op when the file exists), so an image folder
+        # restored without some files heals on the next upload. A file written
+        # for a transaction that later rolls back stays unreferenced:
+        # harmless, since content addresses never clash.
+        store.put(normalised)
+        return StoredImage(normalised.sha256, normalised.width, normalised.height, len(normalised.png))
+
+    stored_source = put(source, None)
+    size = (stored_source.width, stored_source.height) if resample else None
+    return PreparedItem(source=stored_source,
+                        outputs={name: put(up, size) for name, up in outputs.items()})
+
+
+def image_row(db: Session, stored: StoredImage) -> Image:
+    """The (new or known) database row of a stored image."""
+    image = db.scalar(select(Image).where(Image.sha256 == stored.sha256))
     if image is None:
-        image = Image(sha256=normalised.sha256, width=normalised.width,
-                      height=normalised.height, byte_size=len(normalised.png))
+        image = Image(sha256=stored.sha256, width=stored.width, height=stored.height,
+                      byte_size=stored.byte_size)
         db.add(image)
         db.flush()
     return image
@@ -148,13 +190,14 @@ class ItemResult:
 
 
 def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, category: str,
-             instruction: str, source: Upload, outputs: Mapping[str, Upload],
-             max_pixels: int = 40_000_000) -> ItemResult:
+             instruction: str, source: Upload | None, outputs: Mapping[str, Upload | None],
+             max_pixels: int = 40_000_000, prepared: PreparedItem | None = None) -> ItemResult:
     """Add an item and its outputs; the seeding script's id makes this idempotent.
 
     Sending the same item again changes nothing; sending it with outputs of new
     models adds those (a model joining a running pool); anything that differs
-    from what is stored is a conflict.
+    from what is stored is a conflict. ``prepared`` (from
+    :func:`prepare_images`, e.g. in a worker process) stands for the uploads.
     """
     instruction = instruction.strip() if isinstance(instruction, str) else instruction
     try:
@@ -164,9 +207,12 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
     if pool.allowed_categories and category not in pool.allowed_categories:
         raise Invalid(f"item {item_id!r}: category {category!r} is not one of this pool's "
                       f"({', '.join(pool.allowed_categories)})")
-    source_image = store_image(db, store, source, max_pixels=max_pixels)
-    output_images = {name: store_image(db, store, up, max_pixels=max_pixels)
-                     for name, up in outputs.items()}
+    if prepared is None:
+        assert source is not None and all(up is not None for up in outputs.values())
+        prepared = prepare_images(store, source, {m: up for m, up in outputs.items() if up is not None},
+                                  resample=pool.resample_outputs, max_pixels=max_pixels)
+    source_image = image_row(db, prepared.source)
+    output_images = {name: image_row(db, stored) for name, stored in prepared.outputs.items()}
 
     item = db.scalar(select(Item).where(Item.pool_id == pool.id, Item.external_id == item_id))
     created = item is None
@@ -223,30 +269,112 @@ class SeedReport:
 
 
 def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str | None = None,
-         max_pixels: int = 40_000_000,
+         max_pixels: int = 40_000_000, workers: int = 1, resample_outputs: bool | None = None,
          progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda it: it) -> SeedReport:
-    """Import a whole manifest into one pool (created if needed), or raise."""
+    """Import a whole manifest into one pool (created if needed), or raise.
+
+    Images are decoded, encoded and stored by ``workers`` processes (1: in
+    this process) while this one writes the rows; the caller's single commit
+    keeps the import all-or-nothing. ``resample_outputs`` overrides the
+    pool's setting of that name (and is stored on the pool).
+    """
     name = pool_name or manifest.pool
     if not name:
         raise Invalid("no pool name: give --pool NAME or a 'pool' key in the manifest")
+    settings = dict(manifest.settings)
+    if resample_outputs is not None:
+        settings["resample_outputs"] = resample_outputs
     pool = db.scalar(select(Pool).where(Pool.name == name))
     pool_created = pool is None
     if pool is None:
-        pool = create_pool(db, name, manifest.settings)
-    elif manifest.settings:
-        apply_settings(pool, manifest.settings)
+        pool = create_pool(db, name, settings)
+    elif settings:
+        apply_settings(pool, settings)
     created = unchanged = added = 0
-    for entry in progress(manifest.items):
-        uploads = {m: Upload(name=str(p.name), data=p.read_bytes()) for m, p in entry.outputs.items()}
-        try:
-            result = add_item(db, store, pool, item_id=entry.id, category=entry.category,
-                              instruction=entry.instruction,
-                              source=Upload(name=entry.source.name, data=entry.source.read_bytes()),
-                              outputs=uploads, max_pixels=max_pixels)
-        except Invalid as exc:
-            raise Invalid(f"{entry.category}/{entry.id}: {exc.message}") from None
-        created += result.created
-        unchanged += not result.created and result.new_outputs == 0
-        added += result.new_outputs
+    jobs = [_PrepareJob(store.root, entry.source, dict(entry.outputs), pool.resample_outputs, max_pixels)
+            for entry in manifest.items]
+    with seeding_workers(workers, len(jobs)) as run:
+        for entry, prepared in zip(progress(manifest.items), run(jobs), strict=True):
+            try:
+                if isinstance(prepared, Invalid):
+                    raise prepared
+                result = add_item(db, store, pool, item_id=entry.id, category=entry.category,
+                                  instruction=entry.instruction, source=None,
+                                  outputs=dict.fromkeys(entry.outputs), max_pixels=max_pixels,
+                                  prepared=prepared)
+            except Invalid as exc:
+                raise Invalid(f"{entry.category}/{entry.id}: {exc.message}") from None
+            created += result.created
+            unchanged += not result.created and result.new_outputs == 0
+            added += result.new_outputs
     return SeedReport(pool=name, pool_created=pool_created, items_created=created,
                       items_unchanged=unchanged, outputs_added=added)
+
+
+@dataclass(frozen=True)
+class _PrepareJob:
+    """One manifest item's images, as paths: cheap to send to a worker process."""
+
+    store_root: Path
+    source: Path
+    outputs: dict[str, Path]
+    resample: bool
+    max_pixels: int
+
+    def __call__(self) -> PreparedItem | Invalid:
+        # An Invalid is returned, not raised, so that the parent names the
+        # item and no worker traceback crosses the process boundary.
+        try:
+            return prepare_images(
+                ImageStore(self.store_root), Upload(self.source.name, self.source.read_bytes()),
+                {m: Upload(p.name, p.read_bytes()) for m, p in self.outputs.items()},
+                resample=self.resample, max_pixels=self.max_pixels)
+        except Invalid as exc:
+            return exc
+        except OSError as exc:
+            return Invalid(f"{exc.filename or 'file'}: {exc.strerror or exc}")
+
+
+def _run(job: _PrepareJob) -> PreparedItem | Invalid:
+    return job()
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def seeding_workers(workers: int, jobs: int) -> Iterator[Callable[[list[_PrepareJob]], Iterator[Any]]]:
+    """Run prepare jobs in order, in this process or in a pool of processes.
+
+    Results come back in order while later items are still being encoded;
+    at most ``2 * workers`` items are in flight, so memory stays bounded by
+    a few items' decoded pixels whatever the manifest's size.
+    """
+    if workers <= 1 or jobs <= 1:
+        yield lambda batch: (job() for job in batch)
+        return
+    # forkserver: no copy of this process's database connections or threads
+    # in the children, unlike fork; cheaper than spawn after the first worker.
+    context = multiprocessing.get_context("forkserver")
+    executor = ProcessPoolExecutor(max_workers=min(workers, jobs), mp_context=context)
+
+    def run(batch: list[_PrepareJob]) -> Iterator[Any]:
+        window: deque[Future[Any]] = deque()
+        queued = iter(batch)
+        for job in itertools.islice(queued, 2 * workers):
+            window.append(executor.submit(_run, job))
+        while window:
+            result = window.popleft().result()
+            for job in itertools.islice(queued, 1):
+                window.append(executor.submit(_run, job))
+            yield result
+
+    try:
+        yield run
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -110,6 +110,9 @@ class Pool(Base):
     # When set, items must use one of these category slugs.
     allowed_categories: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Resample every output to its item's source size on import, so that
+    # output dimensions cannot tell models apart (see imaging.normalise).
+    resample_outputs: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -119,6 +122,7 @@ class Pool(Base):
             "gold_share": self.gold_share,
             "open": self.is_open,
             "categories": self.allowed_categories,
+            "resample_outputs": self.resample_outputs,
         }
 
 
@@ -167,6 +171,8 @@ class Model(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # Retired models get no new assignments; their judgments stay in every fit.
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Output(Base):
@@ -328,3 +334,18 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "user.add", "pool.update"
     target: Mapped[str] = mapped_column(String(300))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ImportJob(Base):
+    """A bulk import (manifest + archive) a seeding script can poll."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # running | done | failed
+    items_total: Mapped[int] = mapped_column(default=0)
+    items_done: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

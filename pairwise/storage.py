@@ -13,9 +13,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from pairwise.imaging import DISPLAY_SIZES, NormalisedImage
+from pairwise.imaging import DISPLAY_SIZES, NormalisedImage, make_variant
 
-__all__ = ["VARIANTS", "ImageStore"]
+__all__ = ["VARIANTS", "ImageStore", "ensure_variant"]
 
 VARIANTS: tuple[str, ...] = ("full", *DISPLAY_SIZES)
 """Names accepted by :meth:`ImageStore.path`."""
@@ -34,22 +34,32 @@ class ImageStore:
         return f"ImageStore({str(self.root)!r})"
 
     def put(self, image: NormalisedImage) -> str:
-        """Store the full image and its variants; return its sha256.
+        """Store the full image; return its sha256.
 
-        Idempotent: an image already present is not rewritten. The full file
-        is written last, so :meth:`exists` implies every variant is there too.
+        Idempotent: an image already present is not rewritten. Display
+        variants are made on first request (:func:`ensure_variant`), which
+        keeps imports fast and costs one resize per image, once.
         """
         # The address must really be the content's, or one upload could
         # shadow another's URL.
         if hashlib.sha256(image.png).hexdigest() != image.sha256:
             raise ValueError(f"image {image.sha256}: sha256 does not match its PNG bytes")
-        unknown = set(image.variants) - set(DISPLAY_SIZES)
-        if unknown:
-            raise ValueError(f"image {image.sha256}: unknown variants {sorted(unknown)}")
-        for variant, data in sorted(image.variants.items()):
-            self._write_once(self.path(image.sha256, variant), data)
         self._write_once(self.path(image.sha256), image.png)
         return image.sha256
+
+    def ensure_variant(self, sha256: str, variant: str) -> Path:
+        """The path of a display variant, made from the full image if missing.
+
+        Raises KeyError for a malformed address or unknown variant and
+        FileNotFoundError when the full image is not stored. Safe when
+        several workers ask at once: each writes the same bytes atomically.
+        """
+        target = self.path(sha256, variant)
+        if variant == "full" or target.is_file():
+            return target
+        full = self.path(sha256).read_bytes()  # FileNotFoundError when absent
+        self._write_once(target, make_variant(full, variant))
+        return target
 
     def path(self, sha256: str, variant: str = "full") -> Path:
         """Where an image (or one of its display variants) lives.
@@ -91,3 +101,8 @@ class ImageStore:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def ensure_variant(store: ImageStore, sha256: str, variant: str) -> Path:
+    """See :meth:`ImageStore.ensure_variant` (the serving side calls this)."""
+    return store.ensure_variant(sha256, variant)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
 from pairwise import imaging
-from pairwise.imaging import DISPLAY_SIZES, ImageError, NormalisedImage, normalise
+from pairwise.imaging import DISPLAY_SIZES, ImageError, NormalisedImage, make_variant, normalise
 
 MODEL_NAME = "SuperRetouch-9000"
 
@@ -165,7 +165,6 @@ def test_sha256_is_of_the_png_and_output_is_deterministic() -> None:
     data = encode(noise(300, 200), "JPEG", quality=80)
     first, second = normalise(data, name="a"), normalise(data, name="b")
     assert first.png == second.png
-    assert first.variants == second.variants
     assert first.sha256 == second.sha256 == hashlib.sha256(first.png).hexdigest()
 
 
@@ -197,8 +196,8 @@ def test_exif_software_and_model_tags_are_dropped_from_jpeg() -> None:
     result = normalise(data, name="a.jpg")
     assert MODEL_NAME.encode() not in result.png
     assert b"eXIf" not in result.png and b"Exif" not in result.png
-    for blob in result.variants.values():
-        assert MODEL_NAME.encode() not in blob
+    for variant in DISPLAY_SIZES:
+        assert MODEL_NAME.encode() not in make_variant(result.png, variant)
 
 
 def test_png_text_chunks_and_exif_are_dropped() -> None:
@@ -339,23 +338,24 @@ def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
 
 def test_variants_fit_the_longest_side() -> None:
     result = normalise(encode(noise(2000, 1000), "PNG"), name="big")
-    assert set(result.variants) == set(DISPLAY_SIZES)
     for variant, longest in DISPLAY_SIZES.items():
-        with Image.open(io.BytesIO(result.variants[variant])) as im:
+        blob = make_variant(result.png, variant)
+        assert blob == make_variant(result.png, variant)  # deterministic: one address, one file
+        with Image.open(io.BytesIO(blob)) as im:
             assert im.format == "PNG"
             assert im.size == (longest, longest // 2)
 
 
 def test_portrait_variants() -> None:
     result = normalise(encode(noise(300, 900), "PNG"), name="tall")
-    with Image.open(io.BytesIO(result.variants["thumb"])) as im:
+    with Image.open(io.BytesIO(make_variant(result.png, "thumb"))) as im:
         assert im.size == (85, 256)
-    assert result.variants["preview"] == result.png  # already small enough
+    assert make_variant(result.png, "preview") == result.png  # already small enough
 
 
 def test_small_image_variants_are_the_full_png() -> None:
     result = normalise(encode(noise(200, 100), "PNG"), name="small")
-    assert all(blob == result.png for blob in result.variants.values())
+    assert all(make_variant(result.png, v) == result.png for v in DISPLAY_SIZES)
 
 
 # --- refusals ----------------------------------------------------------------
@@ -510,3 +510,83 @@ def test_lab_tiff_becomes_srgb() -> None:
     out = pixels(normalise(encode(lab, "TIFF"), name="lab.tif").png)
     assert out.shape == (8, 8, 3)
     assert np.abs(out[0, 0].astype(int) - (200, 30, 40)).max() <= 3
+
+
+# --- one format for every stored image (#12: models must not be recognisable) --
+
+
+def png_header(png: bytes) -> tuple[int, int]:
+    """(bit depth, colour type) from a PNG's IHDR."""
+    return png[24], png[25]
+
+
+def test_opaque_rgba_is_stored_as_rgb() -> None:
+    # A tool that always writes RGBA must not be told apart from one writing RGB.
+    source = noise(20, 10)
+    rgba = normalise(encode(source.convert("RGBA"), "PNG"), name="a.png")
+    rgb = normalise(encode(source, "PNG"), name="b.png")
+    assert png_header(rgba.png) == png_header(rgb.png) == (8, 2)
+    assert rgba.png == rgb.png
+
+
+def test_opaque_grey_alpha_and_palette_alpha_are_stored_as_rgb() -> None:
+    source = noise(20, 10)
+    la = normalise(encode(source.convert("LA"), "PNG"), name="la.png")
+    assert png_header(la.png) == (8, 2)
+    assert np.array_equal(pixels(la.png), np.asarray(source.convert("L").convert("RGB")))
+
+
+def test_real_transparency_keeps_rgba() -> None:
+    source = noise(20, 10, "RGBA")
+    result = normalise(encode(source, "PNG"), name="a.png")
+    assert png_header(result.png) == (8, 6)
+
+
+def sixteen_bit_rgb_png(samples: list[int]) -> bytes:
+    """A 1-pixel-high 16-bit RGB PNG, written by hand (Pillow cannot)."""
+    raw = b"\0" + b"".join(struct.pack(">H", v) for v in samples)
+    width = len(samples) // 3
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, 1, 16, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_sixteen_bit_colour_is_refused_not_rounded() -> None:
+    # Pillow would keep only the high byte of each sample, silently.
+    with pytest.raises(ImageError, match="16 bits per colour sample") as info:
+        normalise(sixteen_bit_rgb_png([0x1234, 0x5678, 0x9ABC, 0, 0, 0]), name="deep.png")
+    assert_one_line(info.value, "deep.png")
+
+
+def test_sixteen_bit_grey_finer_than_eight_bits_is_refused() -> None:
+    grey = np.array([[0, 1000, 65535]], dtype=np.uint16)
+    with pytest.raises(ImageError, match="finer than 8 bits") as info:
+        normalise(encode(Image.fromarray(grey), "PNG"), name="grey16.png")
+    assert_one_line(info.value, "grey16.png")
+
+
+def test_float_grey_is_accepted_only_when_exact() -> None:
+    exact = Image.fromarray(np.array([[0.0, 17.0, 255.0]], dtype=np.float32))
+    out = pixels(normalise(encode(exact, "TIFF"), name="f.tif").png)
+    assert list(out[0, :, 0]) == [0, 17, 255]
+    fine = Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32))
+    with pytest.raises(ImageError, match="finer than 8 bits"):
+        normalise(encode(fine, "TIFF"), name="f.tif")
+
+
+def test_resampling_to_the_source_size() -> None:
+    big = noise(64, 48)
+    result = normalise(encode(big, "PNG"), name="big.png", size=(32, 24))
+    assert (result.width, result.height) == (32, 24)
+    assert pixels(result.png).shape == (24, 32, 3)
+    same = normalise(encode(big, "PNG"), name="same.png", size=(64, 48))
+    assert np.array_equal(pixels(same.png), np.asarray(big))  # already that size: untouched
+
+
+def test_resampling_refuses_another_aspect_ratio() -> None:
+    with pytest.raises(ImageError, match="aspect ratios differ") as info:
+        normalise(encode(noise(64, 64), "PNG"), name="square.png", size=(64, 48))
+    assert_one_line(info.value, "square.png")

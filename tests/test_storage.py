@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pairwise.imaging import DISPLAY_SIZES, NormalisedImage, normalise
+from pairwise.imaging import DISPLAY_SIZES, NormalisedImage, make_variant, normalise
 from pairwise.storage import VARIANTS, ImageStore
 
 
@@ -44,13 +44,24 @@ def test_round_trip(tmp_path: Path, image: NormalisedImage) -> None:
     assert store.exists(image.sha256)
     assert store.path(image.sha256).read_bytes() == image.png
     for variant in DISPLAY_SIZES:
-        assert store.path(image.sha256, variant).read_bytes() == image.variants[variant]
+        assert not store.path(image.sha256, variant).exists()  # made lazily, on first request
+        path = store.ensure_variant(image.sha256, variant)
+        assert path == store.path(image.sha256, variant)
+        assert path.read_bytes() == make_variant(image.png, variant)
+
+
+def test_variant_of_a_missing_image(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        ImageStore(tmp_path).ensure_variant("a" * 64, "thumb")
+    assert all_files(tmp_path) == []
 
 
 def test_layout(tmp_path: Path, image: NormalisedImage) -> None:
     store = ImageStore(tmp_path)
     store.put(image)
     sha = image.sha256
+    for variant in DISPLAY_SIZES:
+        store.ensure_variant(sha, variant)
     folder = tmp_path / sha[:2] / sha[2:4]
     assert store.path(sha) == folder / f"{sha}.png"
     assert store.path(sha, "thumb") == folder / f"{sha}.thumb.png"
@@ -82,7 +93,7 @@ def test_two_images_live_apart(tmp_path: Path, image: NormalisedImage) -> None:
     store.put(other)
     assert store.path(other.sha256).read_bytes() == other.png
     assert store.path(image.sha256).read_bytes() == image.png
-    assert len(all_files(tmp_path)) == 6
+    assert len(all_files(tmp_path)) == 2  # full images only; variants come on request
 
 
 def test_no_temporary_files_are_left(tmp_path: Path, image: NormalisedImage) -> None:
@@ -109,10 +120,10 @@ def test_failed_write_leaves_nothing_behind(
     assert store.exists(image.sha256)
 
 
-def test_full_file_is_written_last(
+def test_put_writes_the_full_file_only(
     tmp_path: Path, image: NormalisedImage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # exists() looks at the full file only, so it must never precede a variant.
+    # Imports write one file per image; display sizes wait for a request.
     store = ImageStore(tmp_path)
     written: list[str] = []
     real_replace = os.replace
@@ -123,8 +134,7 @@ def test_full_file_is_written_last(
 
     monkeypatch.setattr(os, "replace", recording_replace)
     store.put(image)
-    assert written[-1] == f"{image.sha256}.png"
-    assert len(written) == 1 + len(DISPLAY_SIZES)
+    assert written == [f"{image.sha256}.png"]
 
 
 def test_forged_address_is_refused(tmp_path: Path, image: NormalisedImage) -> None:

@@ -39,7 +39,8 @@ def spec() -> dict[str, Any]:
                     "overlap_share": {"type": "number", "minimum": 0, "maximum": 1},
                     "gold_share": {"type": "number", "minimum": 0, "maximum": 1},
                     "open": {"type": "boolean"},
-                    "categories": {"type": ["array", "null"], "items": {"type": "string"}}}},
+                    "categories": {"type": ["array", "null"], "items": {"type": "string"}},
+                    "resample_outputs": {"type": "boolean", "default": False}}},
                 "Pool": {"type": "object", "properties": {
                     "name": {"type": "string"}, "settings": {"$ref": "#/components/schemas/PoolSettings"},
                     "categories": {"type": "array", "items": {"type": "string"}},

@@ -9,14 +9,16 @@ from flask import Blueprint, abort, send_file
 from ..auth import login_required
 from ..context import current_store
 from ..imaging import DISPLAY_SIZES
+from ..storage import ensure_variant
 
 bp = Blueprint("media", __name__, url_prefix="/images")
 
 
 def _send(sha: str, variant: str) -> Any:
     try:
-        path = current_store().path(sha, variant)
-    except KeyError:
+        # Display sizes are made on first request (imports store full images only).
+        path = ensure_variant(current_store(), sha, variant)
+    except (KeyError, FileNotFoundError):
         abort(404)
     if not path.is_file():
         abort(404)
