@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from flask import current_app
 
-from .leaderboards import FitOptions
+from .leaderboard_fit import FitOptions
 from .storage import ImageStore
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import ranking
-from .leaderboards import Leaderboard
+from .leaderboard_fit import Leaderboard
 
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
            "rating", "rank_ci_low", "rank_ci_high", "p_best", "flags",

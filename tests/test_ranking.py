@@ -12,7 +12,7 @@ import pytest
 
 from pairwise import ranking
 from pairwise.ranking import CHOICES, TIES_MODES, Fit, digest, fit, tally
-from pairwise.ranking_model import build, covariance
+from pairwise.ranking.model import build, covariance
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,8 +9,8 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 from pairwise.ranking import fit
-from pairwise.ranking_bootstrap import poisson_draws, replicate
-from pairwise.ranking_model import build, covariance
+from pairwise.ranking.bootstrap import poisson_draws, replicate
+from pairwise.ranking.model import build, covariance
 
 
 def random_counts(k: int, seed: int, scale: int = 8, tie_share: float = 0.3) -> np.ndarray:
@@ -151,7 +151,7 @@ def test_chord_refits_equal_exact_newton_refits() -> None:
 
 def test_threads_do_not_change_the_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks carry their own seeded streams, so serial and threaded bootstraps agree exactly."""
-    from pairwise import ranking_bootstrap
+    from pairwise.ranking import bootstrap as ranking_bootstrap
 
     counts = random_counts(6, 8, scale=30)
     d, cells = build(counts, "half", False)

@@ -1,6 +1,6 @@
 """Bootstrap of a Bradley-Terry fit by resampling count cells, vectorised.
 
-Pure numpy/scipy; used by :mod:`pairwise.ranking`.
+Pure numpy/scipy; part of :mod:`pairwise.ranking`.
 
 Each judgment falls in one cell (pair, outcome). Resampling judgments with
 replacement is, cell by cell, the Poisson bootstrap: every cell's count is
@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from pairwise.ranking_graph import estimate, mle_exists
-from pairwise.ranking_model import (
+from pairwise.ranking.estimate import estimate, mle_exists
+from pairwise.ranking.model import (
     DIVERGENCE_BOUND,
     Design,
     eta,

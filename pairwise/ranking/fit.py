@@ -27,7 +27,7 @@ every parameter, reported as ``Fit.prior`` and explained in the models'
 Intervals. Closed form (``bootstrap=0``): from the inverse information, or the
 sandwich ``A^+ B A^+`` for half ties, with the sum-to-zero constraint handled
 by the pseudo-inverse. Bootstrap (``bootstrap=N``): percentile intervals of N
-refits on Poisson-resampled count cells (see :mod:`pairwise.ranking_bootstrap`),
+refits on Poisson-resampled count cells (see :mod:`pairwise.ranking.bootstrap`),
 reproducible from ``seed``; rank intervals and P(best) from the same rounds.
 Without a bootstrap, rank intervals and P(best) come from ``PARAMETRIC_DRAWS``
 seeded draws of the normal approximation. When the fit needed a prior, the
@@ -38,74 +38,35 @@ reported and ``settings["interval_method"]`` says so.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from statistics import NormalDist
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import choix
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from pairwise.ranking_bootstrap import replicate
-from pairwise.ranking_graph import DEFAULT_PRIOR, beat_graph, estimate, groups, mle_exists, n_strong_components
-from pairwise.ranking_model import Design, build, covariance
+from pairwise.ranking.bootstrap import replicate
+from pairwise.ranking.counts import CHOICES, TIES_MODES, observed, records
+from pairwise.ranking.estimate import DEFAULT_PRIOR, beat_graph, estimate, groups, mle_exists, n_strong_components
+from pairwise.ranking.intervals import (
+    Interval,
+    Separation,
+    normal_draws,
+    position_effect,
+    rank_summary,
+    ranks,
+    separation,
+    tie_parameter,
+)
+from pairwise.ranking.model import Design, build, covariance
 
-__all__ = [
-    "CHOICES",
-    "DEFAULT_PRIOR",
-    "TIES_MODES",
-    "Fit",
-    "Interval",
-    "Separation",
-    "digest",
-    "fit",
-    "tally",
-]
 
-#: Index order of the last axis of a count table.
-CHOICES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
-TIES_MODES: tuple[str, ...] = ("half", "davidson", "drop")
-#: Draws from the normal approximation used for rank intervals and P(best)
-#: when there is no bootstrap.
-PARAMETRIC_DRAWS = 4000
 #: Models with fewer judgments than this are flagged.
 FEW_JUDGMENTS = 5
-#: Scores closer than this share a rank (rounding noise is not a ranking).
-SCORE_TIE = 1e-9
 ELO_SCALE = 400 / math.log(10)
 ELO_BASE = 1000.0
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with its confidence interval."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclass(frozen=True)
-class Separation:
-    """Whether two models adjacent in rank order can be told apart.
-
-    ``extra_judgments`` assumes the standard error of the difference shrinks as
-    ``1/sqrt(n)`` with ``n`` the judgments involving either model, and the
-    difference stays as estimated: ``n * ((z * se / difference)^2 - 1)``.
-    It is None when the pair is already distinguishable, when the scores are
-    equal (no number of judgments separates an estimated tie) or when
-    neither model has a judgment yet.
-    """
-
-    upper: int
-    lower: int
-    difference: float
-    ci_low: float
-    ci_high: float
-    distinguishable: bool
-    extra_judgments: int | None
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
@@ -133,36 +94,6 @@ class Fit:
     fitted_win_prob: NDArray[np.float64]
     separation: tuple[Separation, ...]
     settings: dict = field(default_factory=dict)
-
-
-def tally(
-    left: NDArray[np.integer], right: NDArray[np.integer], choice: NDArray[np.integer], n_models: int
-) -> NDArray[np.int64]:
-    """Count judgment rows into a (K, K, 4) table, the equivalent of a SQL GROUP BY.
-
-    ``left``/``right`` are model indices in ``range(n_models)``, ``choice`` an
-    index into :data:`CHOICES`.
-    """
-    left, right, choice = (np.asarray(v, dtype=np.int64) for v in (left, right, choice))
-    if not left.shape == right.shape == choice.shape:
-        raise ValueError("left, right and choice must have the same length")
-    if left.size and (min(left.min(), right.min()) < 0 or max(left.max(), right.max()) >= n_models):
-        raise ValueError(f"model indices must lie in 0..{n_models - 1}")
-    if choice.size and (choice.min() < 0 or choice.max() >= len(CHOICES)):
-        raise ValueError(f"choice indices must lie in 0..{len(CHOICES) - 1}")
-    if np.any(left == right):
-        raise ValueError("a model cannot be compared with itself")
-    cell = (left * n_models + right) * len(CHOICES) + choice
-    size = n_models * n_models * len(CHOICES)
-    return np.bincount(cell, minlength=size).reshape(n_models, n_models, len(CHOICES))
-
-
-def digest(counts: NDArray) -> str:
-    """sha256 (hex) of a count table's shape and int64 little-endian bytes, for provenance."""
-    table = np.ascontiguousarray(np.asarray(counts), dtype="<i8")
-    h = hashlib.sha256(repr(table.shape).encode())
-    h.update(table.tobytes())
-    return h.hexdigest()
 
 
 def fit(
@@ -218,13 +149,13 @@ def fit(
     else:
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
         low, high = theta - z * se, theta + z * se
-        draws = _normal_draws(theta[:k], cov[:k, :k], seed)
+        draws = normal_draws(theta[:k], cov[:k, :k], seed)
         method = closed
 
     scores = theta[:k]
-    rank = _ranks(scores)
-    rank_low, rank_high, p_best = _rank_summary(draws, rank, confidence)
-    record = _records(table)
+    rank = ranks(scores)
+    rank_low, rank_high, p_best = rank_summary(draws, rank, confidence)
+    record = records(table)
     settings = {
         "ties": ties,
         "position": bool(position),
@@ -252,11 +183,11 @@ def fit(
         judgments=_frozen(record["judgments"]),
         flags=_flags(d, cells, record, prior),
         prior=float(prior),
-        tie_parameter=_tie_parameter(d, theta, low, high, cov, z, resample),
-        position_effect=_position_effect(d, theta, low, high),
-        observed_win_rate=_frozen(_observed(table)),
+        tie_parameter=tie_parameter(d, theta, low, high, cov, z, resample),
+        position_effect=position_effect(d, theta, low, high),
+        observed_win_rate=_frozen(observed(table)),
         fitted_win_prob=_frozen(_fitted(d, theta)),
-        separation=_separation(scores, rank, cov[:k, :k], draws if resample else None, record, table, z),
+        separation=separation(scores, rank, cov[:k, :k], draws if resample else None, record, table, z),
         settings=settings,
     )
 
@@ -312,61 +243,6 @@ def _frozen(array: NDArray) -> NDArray:
     return out
 
 
-def _ranks(scores: NDArray[np.float64]) -> NDArray[np.int64]:
-    """1 = best; models within :data:`SCORE_TIE` of each other share the better rank."""
-    above = scores[None, :] > scores[:, None] + SCORE_TIE
-    return 1 + above.sum(axis=1).astype(np.int64)
-
-
-def _normal_draws(mean: NDArray[np.float64], cov: NDArray[np.float64], seed: int) -> NDArray[np.float64]:
-    """Draws from N(mean, cov); cov is singular (centred scores), so use its eigen-square-root."""
-    values, vectors = np.linalg.eigh(cov) if mean.size else (np.zeros(0), np.zeros((0, 0)))
-    root = vectors * np.sqrt(np.clip(values, 0, None))
-    noise = np.random.default_rng(seed).standard_normal((PARAMETRIC_DRAWS, mean.size))
-    return mean + noise @ root.T
-
-
-def _rank_summary(
-    draws: NDArray[np.float64], rank: NDArray[np.int64], confidence: float
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Rank interval and P(best) from draws of the scores (bootstrap or parametric).
-
-    Ranks within a draw are ordinal (exact ties have probability zero). The
-    interval is widened, if need be, to contain the reported rank.
-    """
-    n, k = draws.shape
-    if k == 0 or n == 0:
-        return rank.copy(), rank.copy(), np.full(k, 1.0 / max(k, 1))
-    order = np.argsort(-draws, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, k + 1)[None, :].repeat(n, axis=0), axis=1)
-    low = np.quantile(ranks, (1 - confidence) / 2, axis=0, method="inverted_cdf").astype(np.int64)
-    high = np.quantile(ranks, (1 + confidence) / 2, axis=0, method="inverted_cdf").astype(np.int64)
-    p_best = (ranks == 1).mean(axis=0)
-    return np.minimum(low, rank), np.maximum(high, rank), p_best
-
-
-def _records(table: NDArray[np.int64]) -> dict[str, NDArray[np.int64]]:
-    """Wins, losses, ties (tie + both_bad) and judgments of each model, either side."""
-    left, right = table[..., 0], table[..., 1]
-    tied = table[..., 2] + table[..., 3]
-    wins = left.sum(axis=1) + right.sum(axis=0)
-    losses = right.sum(axis=1) + left.sum(axis=0)
-    ties = tied.sum(axis=1) + tied.sum(axis=0)
-    return {"wins": wins, "losses": losses, "ties": ties, "judgments": wins + losses + ties}
-
-
-def _observed(table: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Share of i-vs-j judgments that i won, ties counting half; NaN where never compared."""
-    beat = table[..., 0] + table[..., 1].T
-    tied = table[..., 2] + table[..., 3]
-    tied = tied + tied.T
-    n = beat + beat.T + tied
-    out = np.full(n.shape, np.nan)
-    np.divide(beat + tied / 2, n, out=out, where=n > 0)
-    return out
-
-
 def _fitted(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     """P(i beats j) under the fit, without position effect; Davidson counts ties half."""
     s = theta[: d.n_models]
@@ -376,67 +252,6 @@ def _fitted(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     log_nu = theta[d.nu_index]
     log_d = np.logaddexp(np.logaddexp(gap / 2, -gap / 2), log_nu)
     return np.exp(gap / 2 - log_d) + np.exp(log_nu - log_d) / 2
-
-
-def _tie_parameter(
-    d: Design,
-    theta: NDArray[np.float64],
-    low: NDArray[np.float64],
-    high: NDArray[np.float64],
-    cov: NDArray[np.float64],
-    z: float,
-    bootstrapped: bool,
-) -> Interval | None:
-    """Davidson's nu; its interval is built on the log scale, where it is closer to normal."""
-    if d.nu_index is None:
-        return None
-    i = d.nu_index
-    if bootstrapped:
-        return Interval(float(np.exp(theta[i])), float(np.exp(low[i])), float(np.exp(high[i])))
-    se = math.sqrt(max(cov[i, i], 0.0))
-    return Interval(float(np.exp(theta[i])), float(np.exp(theta[i] - z * se)), float(np.exp(theta[i] + z * se)))
-
-
-def _position_effect(
-    d: Design, theta: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64]
-) -> Interval | None:
-    if d.delta_index is None:
-        return None
-    i = d.delta_index
-    return Interval(float(theta[i]), float(low[i]), float(high[i]))
-
-
-def _separation(
-    scores: NDArray[np.float64],
-    rank: NDArray[np.int64],
-    cov: NDArray[np.float64],
-    draws: NDArray[np.float64] | None,
-    record: dict[str, NDArray[np.int64]],
-    table: NDArray[np.int64],
-    z: float,
-) -> tuple[Separation, ...]:
-    """One :class:`Separation` per adjacent pair in rank order (ties by model index)."""
-    order = np.lexsort((np.arange(scores.size), rank))
-    between = table.sum(axis=2)
-    between = between + between.T
-    confidence = 2 * NormalDist().cdf(z) - 1
-    out = []
-    for upper, lower in zip(order[:-1], order[1:]):
-        diff = float(scores[upper] - scores[lower])
-        if draws is not None:
-            spread = draws[:, upper] - draws[:, lower]
-            low, high = (float(v) for v in np.quantile(spread, [(1 - confidence) / 2, (1 + confidence) / 2]))
-            se = (high - low) / (2 * z)
-        else:
-            se = math.sqrt(max(cov[upper, upper] + cov[lower, lower] - 2 * cov[upper, lower], 0.0))
-            low, high = diff - z * se, diff + z * se
-        distinguishable = low > 0 or high < 0
-        involved = int(record["judgments"][upper] + record["judgments"][lower] - between[upper, lower])
-        extra = None
-        if not distinguishable and diff > SCORE_TIE and involved > 0:
-            extra = max(1, math.ceil(involved * ((z * se / diff) ** 2 - 1)))
-        out.append(Separation(int(upper), int(lower), diff, low, high, distinguishable, extra))
-    return tuple(out)
 
 
 def _flags(
