@@ -263,7 +263,8 @@ def fit_flags(command: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="how ties and 'both unacceptable' count"),
         click.option("--position", is_flag=True, help="also fit a left-position effect"),
         click.option("--bootstrap", type=click.IntRange(0, 10000), default=None,
-                     help="bootstrap rounds for the intervals (0: closed form) [default: 1000]"),
+                     help="bootstrap rounds for the intervals [default: 0, closed form; "
+                          "a database leaderboard takes 0, 100, 200, 500, 1000 or 2000]"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -302,12 +303,10 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
     both_bad); with a category column, each category is ranked apart too.
     """
     from . import judgment_files, leaderboard_formats, leaderboards
-    from .context import fit_options
     from .errors import Invalid
-    options = fit_options(ties, position, bootstrap)
-    if seed is not None:
-        options = leaderboards.FitOptions(ties=options.ties, position=options.position,
-                                          bootstrap=options.bootstrap, seed=seed)
+    options = leaderboards.FitOptions(ties=ties, position=position, bootstrap=bootstrap or 0,
+                                      seed=current_app.config["BOOTSTRAP_SEED"] if seed is None else seed)
+    options = options.check(offline=True)
     tables = judgment_files.read_judgments(file)
     if category is not None:
         tables = [t for t in tables if t.category == category]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import ranking
 from .db import dialect_insert
-from .leaderboard_fit import MEDIAN_SAMPLE, CostModel, FitOptions, Leaderboard, fit_counts
+from .leaderboard_fit import MEDIAN_SAMPLE, SCHEDULERS, CostModel, FitOptions, Leaderboard, fit_counts
 from .leaderboard_formats import as_dict
 from .schema import Item, Judgment, JudgmentCell, LeaderboardCache, Model, Output, Pool, utcnow
 
@@ -23,9 +23,13 @@ __all__ = ["ALL", "CostModel", "FitOptions", "Leaderboard", "build_cached", "cel
 
 ALL = "all"
 CACHE_DAYS = 2  # unused cache entries older than this are dropped
+#: At most this many fitted boards are kept per pool (newest first). Options
+#: come from a short list (3 ties modes x 2 position flags x
+#: ``BOOTSTRAP_CHOICES``), and a new judgment makes every older entry unused.
+CACHE_PER_POOL = 60
 # Part of every cache key: bump it when the engine or the output format
 # changes, so boards fitted by an older release are not served again.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def pool_models(db: Session, pool: Pool, category: str = ALL) -> list[tuple[int, str]]:
@@ -89,18 +93,24 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     """
     options = options.check()
     models, counts = cell_counts(db, pool, category)
+    scheduler = pool.scheduler if pool.scheduler in SCHEDULERS else "uniform"
     # Every judgment changes the counts and so the key; the pace behind the
     # cost model changes only with judgments too, so it need not be in it.
     key = hashlib.sha256(json.dumps([
         CACHE_VERSION, pool.id, category, list(models), ranking.digest(counts), options.__dict__, hourly_rate,
+        scheduler,
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
         return json.loads(cached.payload)
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
-    board = as_dict(fit_counts(pool.name, category, models, counts, options, cost))
+    board = as_dict(fit_counts(pool.name, category, models, counts, options, cost, scheduler))
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
                                               LeaderboardCache.created_at < utcnow() - timedelta(days=CACHE_DAYS)))
+    keep = (select(LeaderboardCache.key).where(LeaderboardCache.pool_id == pool.id)
+            .order_by(LeaderboardCache.created_at.desc(), LeaderboardCache.key).limit(CACHE_PER_POOL - 1))
+    db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
+                                              LeaderboardCache.key.not_in(keep.scalar_subquery())))
     # Two workers may fit the same board at once; the second insert is a no-op.
     db.execute(dialect_insert(db)(LeaderboardCache)
                .values(key=key, pool_id=pool.id, payload=json.dumps(board), created_at=utcnow())

@@ -51,8 +51,11 @@ from pairwise.ranking.bootstrap import replicate
 from pairwise.ranking.counts import CHOICES, TIES_MODES, observed, records
 from pairwise.ranking.estimate import DEFAULT_PRIOR, beat_graph, estimate, groups, mle_exists, n_strong_components
 from pairwise.ranking.intervals import (
+    SCHEDULERS,
+    SEPARATION_BUDGET,
     Interval,
     Separation,
+    floor_tie_only,
     normal_draws,
     position_effect,
     rank_summary,
@@ -60,7 +63,7 @@ from pairwise.ranking.intervals import (
     separation,
     tie_parameter,
 )
-from pairwise.ranking.model import Design, build, covariance
+from pairwise.ranking.model import Design, build, covariance, information, regularised, terms
 
 
 #: Models with fewer judgments than this are flagged.
@@ -104,6 +107,8 @@ def fit(
     bootstrap: int = 0,
     seed: int = 0,
     confidence: float = 0.95,
+    scheduler: str = "uniform",
+    budget: int = SEPARATION_BUDGET,
 ) -> Fit:
     """Fit a Bradley-Terry leaderboard to a (K, K, 4) table of judgment counts.
 
@@ -124,18 +129,34 @@ def fit(
         Seed of the bootstrap (or, without one, of the draws for rank intervals).
     confidence : float
         Coverage of every interval.
+    scheduler : str
+        How the pool issues pairs (one of ``SCHEDULERS``), for the judgments a
+        separation needs.
+    budget : int
+        More judgments than this to separate a pair reads "not separable at a
+        practical budget".
 
     Returns
     -------
     Fit
     """
     table = _validated(counts, ties, bootstrap, seed, confidence)
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
     k = table.shape[0]
     d, cells = build(table, ties, position)
     theta, prior = estimate(d, cells, _choix_start(table, d, cells) if ties == "half" and not position else None)
+    record = records(table)
+    # Models with judgments but no decisive result: no spread for a sandwich or
+    # a resample to see, so their intervals come from the information instead.
+    tie_only = np.zeros(d.n_params, bool)
+    tie_only[:k] = (record["judgments"] > 0) & (record["wins"] + record["losses"] == 0)
     closed = "sandwich" if ties == "half" and prior == 0 else "fisher"
-    cov = covariance(d, theta, cells, prior, closed)
+    fisher = covariance(d, theta, cells, prior, "fisher")
+    cov = floor_tie_only(covariance(d, theta, cells, prior, "sandwich"), fisher, tie_only, k) \
+        if closed == "sandwich" else fisher
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
 
     # A bootstrap cannot see uncertainty the data do not hold (a model that never
     # lost never loses in a resample either), so with a prior the posterior
@@ -144,18 +165,22 @@ def fit(
     if resample:
         samples = replicate(d, cells, theta, prior, bootstrap, seed)
         low, high = np.quantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
-        draws = samples[:, :k]
+        draws = samples[:, :k].copy()
+        if tie_only.any():  # floor: the closed-form interval, and its draws for the ranks
+            low = np.where(tie_only, np.minimum(low, theta - z * se), low)
+            high = np.where(tie_only, np.maximum(high, theta + z * se), high)
+            draws[:, tie_only[:k]] = normal_draws(theta[:k], cov[:k, :k], seed)[: draws.shape[0], tie_only[:k]]
         method = "bootstrap"
     else:
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
         low, high = theta - z * se, theta + z * se
         draws = normal_draws(theta[:k], cov[:k, :k], seed)
         method = closed
 
     scores = theta[:k]
     rank = ranks(scores)
-    rank_low, rank_high, p_best = rank_summary(draws, rank, confidence)
-    record = records(table)
+    rank_low, rank_high, p_best = rank_summary(draws, rank, confidence, seed)
+    fitted = _fitted(d, theta)
+    info = regularised(d, information(d, terms(d, theta, cells)), prior)
     settings = {
         "ties": ties,
         "position": bool(position),
@@ -166,6 +191,10 @@ def fit(
         "interval_method": method,
         "rank_interval_method": "bootstrap" if resample else "normal approximation (parametric draws)",
         "resampling": "poisson cells" if resample else None,
+        "tie_only_models": int(tie_only.sum()),
+        "scheduler": scheduler,
+        "separation_budget": int(budget),
+        "power": 0.8,
     }
     return Fit(
         scores=_frozen(scores),
@@ -181,13 +210,14 @@ def fit(
         losses=_frozen(record["losses"]),
         ties=_frozen(record["ties"]),
         judgments=_frozen(record["judgments"]),
-        flags=_flags(d, cells, record, prior),
+        flags=_flags(d, cells, record, prior, tie_only[:k] & (method != "fisher")),
         prior=float(prior),
         tie_parameter=tie_parameter(d, theta, low, high, cov, z, resample),
         position_effect=position_effect(d, theta, low, high),
         observed_win_rate=_frozen(observed(table)),
-        fitted_win_prob=_frozen(_fitted(d, theta)),
-        separation=separation(scores, rank, cov[:k, :k], draws if resample else None, record, table, z),
+        fitted_win_prob=_frozen(fitted),
+        separation=separation(scores, rank, cov, draws if resample else None, info, fitted, z,
+                              scheduler=scheduler, budget=budget, exact=tie_only[:k]),
         settings=settings,
     )
 
@@ -255,9 +285,17 @@ def _fitted(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _flags(
-    d: Design, cells: NDArray[np.float64], record: dict[str, NDArray[np.int64]], prior: float
+    d: Design, cells: NDArray[np.float64], record: dict[str, NDArray[np.int64]], prior: float,
+    tie_only: NDArray[np.bool_],
 ) -> tuple[tuple[str, ...], ...]:
-    """Plain-English warnings per model, for the leaderboard."""
+    """Plain-English warnings per model, for the leaderboard.
+
+    "One-sided results" means a model's group (models compared with each other,
+    even indirectly) splits into several strongly connected parts of the beat
+    graph, so some model in it never lost (or never won) against the rest: only
+    the prior keeps those scores finite. Separate groups that are each
+    connected both ways are only "never compared with the others".
+    """
     k = d.n_models
     judged = record["judgments"] > 0
     group = groups(k, d.first, d.second, judged)
@@ -265,9 +303,10 @@ def _flags(
     held = np.zeros(k, bool)
     if prior > 0 and k:
         _, strong = n_strong_components(k, *beat_graph(d, cells))
-        sizes = np.bincount(strong[judged], minlength=k) if judged.any() else np.zeros(k, int)
-        main = int(np.argmax(sizes))
-        held = judged & ((strong != main) | (sizes[main] < 2))
+        for number in range(1, n_groups + 1):
+            members = group == number
+            if np.unique(strong[members]).size > 1:
+                held |= members
     out = []
     for i in range(k):
         flags: list[str] = []
@@ -281,6 +320,8 @@ def _flags(
             flags.append("never won")
         if wins == 0 and losses == 0:
             flags.append("only ties")
+        if tie_only[i]:
+            flags.append("interval from the information (no decisive result to resample)")
         if n < FEW_JUDGMENTS:
             flags.append(f"only {n} judgment" + ("s" if n > 1 else ""))
         if n_groups > 1:
