@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app
+from .rank_cli import rank as rank_cli
 
 
 def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -290,31 +291,9 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
     click.echo(leaderboard_formats.render([board], fmt), nl=False)
 
 
-@main.command("rank")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@fit_flags
-@click.option("--seed", type=int, default=None, help="bootstrap seed (default: PAIRWISE_BOOTSTRAP_SEED)")
-@one_line_errors
-def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
-         bootstrap: int | None, seed: int | None) -> None:
-    """Fit leaderboards offline from a judgments CSV/JSONL file; no database.
-
-    Needs columns model_left, model_right and choice (left, right, tie,
-    both_bad); with a category column, each category is ranked apart too.
-    """
-    from . import judgment_files, leaderboard_formats, leaderboards
-    from .errors import Invalid
-    options = leaderboards.FitOptions(ties=ties, position=position, bootstrap=bootstrap or 0,
-                                      seed=current_app.config["BOOTSTRAP_SEED"] if seed is None else seed)
-    options = options.check(offline=True)
-    tables = judgment_files.read_judgments(file)
-    if category is not None:
-        tables = [t for t in tables if t.category == category]
-        if not tables:
-            raise Invalid(f"{file.name}: no category {category!r}")
-    boards = [leaderboard_formats.as_dict(leaderboards.fit_counts(None, t.category, t.models, t.counts, options))
-              for t in tables]
-    click.echo(leaderboard_formats.render(boards, fmt), nl=False)
+# `pairwise rank` lives in rank_cli (no Flask, no database: fast start-up);
+# listed here so `pairwise --help` shows it.
+main.add_command(rank_cli)
 
 
 # ----- export --------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
             "data_digest": digest,
             "scheduler": board.scheduler,
             "created_at": board.created_at,
-            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood (choix ILSR start, Newton-confirmed)",
+            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood by Newton's method (checked against choix in the tests)",
         },
         "interval_method": fit.interval_method,
         "prior": fit.prior,

@@ -140,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median reported)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--tie", type=float, default=0.09,
+                        help="tie propensity (0.09: about 5 %% ties and both-bad, as in real pools)")
     args = parser.parse_args(argv)
 
     k, n = args.models, args.judgments
     print(f"pairwise ranking benchmark: K={k} models, {n:,} judgments, {args.rounds} bootstrap rounds, "
           f"{os.cpu_count()} cores, numpy {np.__version__}")
-    strengths, left, right, choice = synthetic_rows(k, n, args.seed)
+    strengths, left, right, choice = synthetic_rows(k, n, args.seed, args.tie)
     print("choices: " + ", ".join(f"{c} {np.mean(choice == i):.1%}" for i, c in enumerate(CHOICES)))
 
     def closed() -> object:

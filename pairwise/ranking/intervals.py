@@ -99,9 +99,12 @@ def rank_summary(
     n, k = draws.shape
     if k == 0 or n == 0:
         return rank.copy(), rank.copy(), np.full(k, 1.0 / max(k, 1))
-    # lexsort: the last key is primary; random keys only order exact ties
-    jitter = np.random.default_rng([seed, 1]).random(draws.shape)
-    order = np.lexsort((jitter, -draws), axis=1)
+    order = np.argsort(-draws, axis=1, kind="stable")
+    ordered = np.take_along_axis(draws, order, axis=1)
+    tied = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
+    if tied.size:  # lexsort: the last key is primary; random keys only order exact ties
+        jitter = np.random.default_rng([seed, 1]).random((tied.size, k))
+        order[tied] = np.lexsort((jitter, -draws[tied]), axis=1)
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(1, k + 1)[None, :].repeat(n, axis=0), axis=1)
     low = np.quantile(ranks, (1 - confidence) / 2, axis=0, method="inverted_cdf").astype(np.int64)
@@ -176,16 +179,14 @@ def scheduled_information(
     A judgment of ``i`` against ``j`` adds ``p (1 - p) x x^T`` with ``x`` = +1 at
     ``i``, -1 at ``j`` and ``p`` the fitted P(i beats j) (ties half a win).
     """
-    j = np.zeros((n_params, n_params))
     if not pairs:
-        return j
+        return np.zeros((n_params, n_params))
     first, second = (np.array(v, dtype=np.intp) for v in zip(*pairs))
     w = win_prob[first, second] * (1 - win_prob[first, second]) / len(pairs)
-    np.add.at(j, (first, first), w)
-    np.add.at(j, (second, second), w)
-    np.add.at(j, (first, second), -w)
-    np.add.at(j, (second, first), -w)
-    return j
+    rows = np.concatenate([first, second, first, second])
+    cols = np.concatenate([first, second, second, first])
+    flat = np.bincount(rows * n_params + cols, weights=np.concatenate([w, w, -w, -w]), minlength=n_params**2)
+    return flat.reshape(n_params, n_params)
 
 
 def separation(

@@ -42,14 +42,13 @@ import math
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-import choix
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
 from pairwise.ranking.bootstrap import replicate
 from pairwise.ranking.counts import CHOICES, TIES_MODES, observed, records
-from pairwise.ranking.estimate import DEFAULT_PRIOR, beat_graph, estimate, groups, mle_exists, n_strong_components
+from pairwise.ranking.estimate import DEFAULT_PRIOR, beat_graph, estimate, groups, n_strong_components
 from pairwise.ranking.intervals import (
     SCHEDULERS,
     SEPARATION_BUDGET,
@@ -145,7 +144,7 @@ def fit(
         raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
     k = table.shape[0]
     d, cells = build(table, ties, position)
-    theta, prior = estimate(d, cells, _choix_start(table, d, cells) if ties == "half" and not position else None)
+    theta, prior = estimate(d, cells)
     record = records(table)
     # Models with judgments but no decisive result: no spread for a sandwich or
     # a resample to see, so their intervals come from the information instead.
@@ -220,24 +219,6 @@ def fit(
                               scheduler=scheduler, budget=budget, exact=tie_only[:k]),
         settings=settings,
     )
-
-
-def _choix_start(table: NDArray[np.int64], d: Design, cells: NDArray[np.float64]) -> NDArray[np.float64] | None:
-    """choix's ILSR estimate of the plain Bradley-Terry model (ties half a win
-    each way), when the exact maximum likelihood exists.
-
-    :func:`estimate` starts Newton from it, which then only confirms
-    convergence (one step) and gives the curvature for the intervals.
-    """
-    if table.shape[0] < 2 or not mle_exists(d, cells):
-        return None
-    half_ties = 0.5 * (table[:, :, 2] + table[:, :, 3])
-    wins = table[:, :, 0] + table[:, :, 1].T + half_ties + half_ties.T
-    try:
-        scores = choix.ilsr_pairwise_dense(wins.astype(np.float64), alpha=0.0, tol=1e-10, max_iter=500)
-    except (RuntimeError, ValueError, np.linalg.LinAlgError):
-        return None  # Newton starts from its own guess instead
-    return np.asarray(scores, dtype=np.float64) - float(np.mean(scores))
 
 
 def _validated(counts: NDArray, ties: str, bootstrap: int, seed: int, confidence: float) -> NDArray[np.int64]:
