@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # imported inside create_app: `pairwise rank` never loads Flask
+    from flask import Flask
 
 # BLAS threads cost far more than they save on the K x K matrices of a
 # leaderboard (measured on 2 cores: a K = 100 closed-form fit 0.27 s threaded,
@@ -18,6 +19,8 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The WSGI app: ``gunicorn "pairwise:create_app()"``. Wiring only."""
+    from flask import Flask
+
     from . import auth, config, db, outage, security
     from .storage import ImageStore
 

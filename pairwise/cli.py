@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app
+from .rank_cli import rank as rank_cli
 
 
 def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -290,7 +291,8 @@ def fit_flags(command: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="how ties and 'both unacceptable' count"),
         click.option("--position", is_flag=True, help="also fit a left-position effect"),
         click.option("--bootstrap", type=click.IntRange(0, 10000), default=None,
-                     help="bootstrap rounds for the intervals (0: closed form) [default: 1000]"),
+                     help="bootstrap rounds for the intervals [default: 0, closed form; "
+                          "a database leaderboard takes 0, 100, 200, 500, 1000 or 2000]"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -316,33 +318,9 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
     click.echo(leaderboard_formats.render([board], fmt), nl=False)
 
 
-@main.command("rank")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@fit_flags
-@click.option("--seed", type=int, default=None, help="bootstrap seed (default: PAIRWISE_BOOTSTRAP_SEED)")
-@one_line_errors
-def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
-         bootstrap: int | None, seed: int | None) -> None:
-    """Fit leaderboards offline from a judgments CSV/JSONL file; no database.
-
-    Needs columns model_left, model_right and choice (left, right, tie,
-    both_bad); with a category column, each category is ranked apart too.
-    """
-    from . import judgment_files, leaderboard_formats, leaderboards
-    from .context import fit_options
-    from .errors import Invalid
-    options = fit_options(ties, position, bootstrap)
-    if seed is not None:
-        options = leaderboards.FitOptions(ties=options.ties, position=options.position,
-                                          bootstrap=options.bootstrap, seed=seed)
-    tables = judgment_files.read_judgments(file)
-    if category is not None:
-        tables = [t for t in tables if t.category == category]
-        if not tables:
-            raise Invalid(f"{file.name}: no category {category!r}")
-    boards = [leaderboard_formats.as_dict(leaderboards.fit_counts(None, t.category, t.models, t.counts, options))
-              for t in tables]
-    click.echo(leaderboard_formats.render(boards, fmt), nl=False)
+# `pairwise rank` lives in rank_cli (no Flask, no database: fast start-up);
+# listed here so `pairwise --help` shows it.
+main.add_command(rank_cli)
 
 
 # ----- export --------------------------------------------------------------------------

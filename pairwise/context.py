@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from flask import current_app
 
-from .leaderboards import FitOptions
+from .leaderboard_fit import FitOptions
 from .storage import ImageStore
 
 
@@ -26,6 +26,6 @@ def scheduler_rng() -> np.random.Generator:
 
 
 def fit_options(ties: str = "half", position: bool = False, bootstrap: int | None = None) -> FitOptions:
-    rounds = current_app.config["BOOTSTRAP_ROUNDS"] if bootstrap is None else bootstrap
-    return FitOptions(ties=ties, position=position, bootstrap=rounds,
+    """The fit options of a request; closed-form intervals unless bootstrap rounds are asked for."""
+    return FitOptions(ties=ties, position=position, bootstrap=bootstrap or 0,
                       seed=current_app.config["BOOTSTRAP_SEED"]).check()

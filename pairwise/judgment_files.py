@@ -5,10 +5,12 @@ our own exports or comparisons collected elsewhere. Only ``model_left``,
 ``model_right`` and ``choice`` are needed; ``category``, when present, ranks
 each category apart. Other columns are ignored.
 
-Files can hold millions of rows, so the first pass runs in C as far as the
-standard library allows: csv/json parse, ``operator.itemgetter`` picks the
-fields and ``collections.Counter`` tallies the distinct (left, right, choice,
-category) tuples. Validation then looks at each *distinct* tuple once. Only
+Files can hold millions of rows, so the first pass runs in C. For CSV,
+pyarrow's multithreaded reader parses only the needed columns as dictionary
+(category) arrays and numpy counts the distinct (left, right, choice,
+category) codes; when pyarrow is missing or refuses the file, csv/json
+parse, ``operator.itemgetter`` picks the fields and ``collections.Counter``
+tallies the distinct tuples. Validation then looks at each *distinct* tuple once. Only
 when something is wrong does a second, row-by-row pass find the first bad
 line, so errors still name their line.
 """
@@ -103,6 +105,10 @@ def read_judgments(path: Path) -> list[CategoryCounts]:
     path = Path(path)
     label = _one_line(str(path))
     kind, compressed = _kind_of(path, label)
+    if kind == "csv":
+        fast = _read_csv_columnar(path, compressed, label)
+        if fast is not None:
+            return fast
     try:
         if kind == "csv":
             raw, has_category = _tally_csv(path, compressed, label)
@@ -151,6 +157,96 @@ def _open_text(path: Path, compressed: bool, label: str) -> IO[str]:
     return io.TextIOWrapper(
         _open_binary(path, compressed, label), encoding="utf-8-sig", newline=""
     )
+
+
+def _read_csv_columnar(path: Path, compressed: bool, label: str) -> list[CategoryCounts] | None:
+    """The count tables via pyarrow and numpy, or None to take the standard-library path.
+
+    Each distinct value of a column (a dictionary entry) is checked once;
+    rows are only ever touched by numpy. Anything unusual (pyarrow missing,
+    ragged rows, bad UTF-8, an empty file, an invalid value, the same model on
+    both sides) returns None: the csv-module path then reads the file and, if
+    it is bad, names the line.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency; keep working without it
+        return None
+    try:
+        with _open_text(path, compressed, label) as text:
+            header = next((row for row in filter(None, csv.reader(text)) if not _blank(row)), None)
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error):
+        return None  # the standard path says what is wrong, and where
+    if header is None:
+        return None
+    columns = _columns(header, label)  # raises for a missing required column
+    names = [header[i] for i in columns]
+    if any(name != name.strip() for name in names) or len(set(header)) != len(header):
+        return None
+    has_category = len(names) == 4
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    try:
+        source = pa.input_stream(str(path), compression="gzip" if compressed else None)
+        # newlines_in_values: rationales may hold quoted line breaks; without it a
+        # crafted rationale could split into rows that parse (and count) wrongly.
+        table = pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=8 << 20),  # few chunks: cheap to stitch
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(include_columns=names,
+                                                 column_types={name: dictionary for name in names}),
+        ).unify_dictionaries()
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if table.num_rows == 0 or any(table.column(name).null_count for name in names):
+        return None
+
+    def column(name: str) -> tuple[list[str], NDArray[np.int64]]:
+        chunks = table.column(name).chunks
+        values = chunks[0].dictionary.to_pylist()
+        index = pa.concat_arrays([chunk.indices for chunk in chunks]).to_numpy(zero_copy_only=False)
+        return values, index.astype(np.int64)
+
+    # models: one id per stripped name, shared by both sides
+    left_values, left = column(names[0])
+    right_values, right = column(names[1])
+    # csv_safe.unescape: our exports put an apostrophe before formula-like text.
+    stripped = [csv_safe.unescape(v).strip() for v in left_values + right_values]
+    if not all(stripped):
+        return None
+    models = sorted(set(stripped))
+    if len(models) > MAX_MODELS:
+        raise JudgmentFileError(f"{label}: too many models ({len(models):,}); at most {MAX_MODELS:,} are supported")
+    model_id = {m: i for i, m in enumerate(models)}
+    left = np.array([model_id[v] for v in stripped[: len(left_values)]], dtype=np.int64)[left]
+    right = np.array([model_id[v] for v in stripped[len(left_values):]], dtype=np.int64)[right]
+    if np.any(left == right):
+        return None
+    choice_values, choice = column(names[2])
+    choice_id = [_CHOICE_INDEX.get(csv_safe.unescape(v).strip().lower(), -1) for v in choice_values]
+    if min(choice_id, default=-1) < 0:
+        return None
+    choice = np.array(choice_id, dtype=np.int64)[choice]
+    k, c = len(models), len(CHOICES)
+    cell = (left * k + right) * c + choice
+    views = [(ALL_CATEGORIES, np.bincount(cell, minlength=k * k * c))]
+    if has_category:
+        category_values, category = column(names[3])
+        stripped_categories = [csv_safe.unescape(v).strip() for v in category_values]
+        if not all(stripped_categories) or ALL_CATEGORIES in stripped_categories:
+            return None
+        categories = sorted(set(stripped_categories))
+        category_id = np.array([categories.index(v) for v in stripped_categories], dtype=np.int64)[category]
+        per_category = np.bincount(category_id * (k * k * c) + cell, minlength=len(categories) * k * k * c)
+        views += [(name, per_category[i * k * k * c:(i + 1) * k * k * c]) for i, name in enumerate(categories)]
+    out = []
+    for name, flat in views:
+        counts = flat.reshape(k, k, c).astype(np.int64)
+        judged = np.flatnonzero(counts.sum(axis=(1, 2)) + counts.sum(axis=(0, 2)))
+        out.append(CategoryCounts(category=name, models=tuple(models[i] for i in judged),
+                                  counts=np.ascontiguousarray(counts[np.ix_(judged, judged)])))
+    return out
 
 
 def _tally_csv(path: Path, compressed: bool, label: str) -> tuple[Counter[_RawKey], bool]:

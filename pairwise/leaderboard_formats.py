@@ -2,6 +2,9 @@
 
 The first nine CSV columns (and the keys of JSON ``rows``) are the public
 interface: rank, model, score, ci_low, ci_high, wins, losses, ties, judgments.
+Every row also carries the fit's provenance (:data:`PROVENANCE_COLUMNS`), so a
+CSV file alone says which interval method, ties mode, position flag, seed,
+bootstrap rounds, judgment count and data digest made it.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from typing import Any
 import numpy as np
 
 from . import csv_safe, ranking
-from .leaderboards import Leaderboard
+from .leaderboard_fit import Leaderboard
 
+PROVENANCE_COLUMNS = ("interval_method", "ties_mode", "position", "bootstrap_rounds", "seed", "scheduler",
+                      "total_judgments", "data_digest")
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
            "rating", "rank_ci_low", "rank_ci_high", "p_best", "flags",
-           "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category")
+           "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category",
+           "p_correct_order_next", "verdict_next", *PROVENANCE_COLUMNS)
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -70,6 +76,8 @@ def _separation(board: Leaderboard) -> list[dict[str, Any]]:
             "difference": _num(s.difference), "ci_low": _num(s.ci_low), "ci_high": _num(s.ci_high),
             "distinguishable": bool(s.distinguishable), "extra_judgments": s.extra_judgments,
             "extra_hours": None, "extra_cost": None,
+            "p_correct_order": _num(s.p_correct_order, 3), "separable": bool(s.separable),
+            "verdict": s.verdict, "budget": s.budget,
         }
         if s.extra_judgments is not None and seconds is not None and board.cost is not None:
             hours = s.extra_judgments * seconds / 3600
@@ -89,6 +97,17 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
         row["separated_from_next"] = None if gap is None else gap["distinguishable"]
         row["extra_judgments_to_next"] = None if gap is None else gap["extra_judgments"]
         row["extra_hours_to_next"] = None if gap is None else gap["extra_hours"]
+        row["p_correct_order_next"] = None if gap is None else gap["p_correct_order"]
+        row["verdict_next"] = None if gap is None else gap["verdict"]
+    digest = ranking.digest(board.counts)
+    provenance_row = {
+        "interval_method": fit.interval_method, "ties_mode": board.options.ties,
+        "position": bool(board.options.position), "bootstrap_rounds": board.options.bootstrap,
+        "seed": board.options.seed, "scheduler": board.scheduler, "total_judgments": board.judgments,
+        "data_digest": digest,
+    }
+    for row in table:
+        row.update(provenance_row)
     return {
         "pool": board.pool,
         "category": board.category,
@@ -101,9 +120,10 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
             "judgments": board.judgments,
             "settings": fit.settings,
             "seed": board.options.seed,
-            "data_digest": ranking.digest(board.counts),
+            "data_digest": digest,
+            "scheduler": board.scheduler,
             "created_at": board.created_at,
-            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood (choix ILSR start, Newton-confirmed)",
+            "engine": "pairwise.ranking: Bradley-Terry maximum likelihood by Newton's method (checked against choix in the tests)",
         },
         "interval_method": fit.interval_method,
         "prior": fit.prior,
@@ -116,6 +136,8 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
             "hourly_rate": board.cost.hourly_rate, "basis": board.cost.basis},
         # Matrices follow "models" (alphabetical); rows beat columns.
         "win_rate": {"observed": _matrix(fit.observed_win_rate), "fitted": _matrix(fit.fitted_win_prob)},
+        # judgments of each pair, either side (same order as "models")
+        "pair_counts": (board.counts.sum(axis=2) + board.counts.sum(axis=2).T).astype(int).tolist(),
     }
 
 
@@ -149,10 +171,7 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
                          f"{r['wins']:>5} {r['losses']:>5} {r['ties']:>5}  {_fmt(r['p_best'], 3):>7}  {r['flags']}")
         for s in board["separation"]:
             if not s["distinguishable"]:
-                more = f"; ~{s['extra_judgments']} more judgments would separate them" if s["extra_judgments"] else ""
-                if s.get("extra_hours") is not None:
-                    more += f" (~{s['extra_hours']:.1f} expert hours)"
-                lines.append(f"  tied: {s['upper']} ~ {s['lower']}{more}")
+                lines.append(f"  tied: {s['upper']} ~ {s['lower']}: {separation_sentence(s)}")
         effect = board.get("position_effect")
         if effect:
             lines.append(f"  left-position effect: {_fmt(effect['estimate'], 3)} "
@@ -163,6 +182,22 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
                      f"digest={board['provenance']['data_digest'][:12]}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def separation_sentence(s: dict[str, Any]) -> str:
+    """The verdict on one adjacent pair in words, the same on the page and in the terminal."""
+    p = s.get("p_correct_order")
+    now = f"P(correct order now) {p:.2f}" if p is not None else "order unknown"
+    if s["distinguishable"]:
+        return f"separated ({now})"
+    if s["extra_judgments"] is not None:
+        text = f"{now}; ~{s['extra_judgments']:,} more judgments for 80 % power to separate them"
+        if s.get("extra_hours") is not None:
+            text += f" (~{s['extra_hours']:.1f} expert hours)"
+        return text
+    if s.get("verdict") == "estimated equal":
+        return "estimated equal: no difference to separate"
+    return f"{now}; not separable at a practical budget (over {s.get('budget', 0):,} judgments)"
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -15,66 +14,22 @@ from sqlalchemy.orm import Session
 
 from . import ranking
 from .db import dialect_insert
-from .errors import Invalid
+from .leaderboard_fit import MEDIAN_SAMPLE, SCHEDULERS, CostModel, FitOptions, Leaderboard, fit_counts
+from .leaderboard_formats import as_dict
 from .schema import Item, Judgment, JudgmentCell, LeaderboardCache, Model, Output, Pool, utcnow
 
+__all__ = ["ALL", "CostModel", "FitOptions", "Leaderboard", "build_cached", "cell_counts", "fit_counts",
+           "pool_models", "recent_median_seconds", "recount"]
+
 ALL = "all"
-MEDIAN_SAMPLE = 2000  # judgments behind the seconds-per-judgment estimate
 CACHE_DAYS = 2  # unused cache entries older than this are dropped
+#: At most this many fitted boards are kept per pool (newest first). Options
+#: come from a short list (3 ties modes x 2 position flags x
+#: ``BOOTSTRAP_CHOICES``), and a new judgment makes every older entry unused.
+CACHE_PER_POOL = 60
 # Part of every cache key: bump it when the engine or the output format
 # changes, so boards fitted by an older release are not served again.
-CACHE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    ties: str = "half"
-    position: bool = False
-    bootstrap: int = 1000
-    seed: int = 0
-
-    def check(self) -> FitOptions:
-        if self.ties not in ranking.TIES_MODES:
-            raise Invalid(f"ties: one of {', '.join(ranking.TIES_MODES)}")
-        if not 0 <= self.bootstrap <= 10000:
-            raise Invalid("bootstrap: a number of rounds from 0 to 10000")
-        return self
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """What one more judgment costs: for 'how many hours would separate them'."""
-
-    median_seconds: float | None
-    hourly_rate: float
-    basis: str = f"median time of the pool's {MEDIAN_SAMPLE} most recent judgments"
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    """A fitted leaderboard with what it was fitted from (plain data)."""
-
-    pool: str | None
-    category: str
-    models: tuple[str, ...]
-    counts: NDArray[np.int64]
-    fit: ranking.Fit
-    options: FitOptions
-    created_at: str
-    cost: CostModel | None = None
-
-    @property
-    def judgments(self) -> int:
-        return int(self.counts.sum())
-
-
-def fit_counts(pool: str | None, category: str, models: tuple[str, ...],
-               counts: NDArray[np.int64], options: FitOptions, cost: CostModel | None = None) -> Leaderboard:
-    fit = ranking.fit(counts, ties=options.ties, position=options.position,
-                      bootstrap=options.bootstrap, seed=options.seed)
-    return Leaderboard(pool=pool, category=category, models=models, counts=counts, fit=fit,
-                       options=options, cost=cost,
-                       created_at=datetime.now(UTC).replace(microsecond=0).isoformat())
+CACHE_VERSION = 2
 
 
 def pool_models(db: Session, pool: Pool, category: str = ALL) -> list[tuple[int, str]]:
@@ -136,22 +91,26 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     one new judgment means a new key: a cached board is never stale. Flushes a
     new entry; the caller commits.
     """
-    from .leaderboard_formats import as_dict
-
     options = options.check()
     models, counts = cell_counts(db, pool, category)
+    scheduler = pool.scheduler if pool.scheduler in SCHEDULERS else "uniform"
     # Every judgment changes the counts and so the key; the pace behind the
     # cost model changes only with judgments too, so it need not be in it.
     key = hashlib.sha256(json.dumps([
         CACHE_VERSION, pool.id, category, list(models), ranking.digest(counts), options.__dict__, hourly_rate,
+        scheduler,
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
         return json.loads(cached.payload)
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
-    board = as_dict(fit_counts(pool.name, category, models, counts, options, cost))
+    board = as_dict(fit_counts(pool.name, category, models, counts, options, cost, scheduler))
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
                                               LeaderboardCache.created_at < utcnow() - timedelta(days=CACHE_DAYS)))
+    keep = (select(LeaderboardCache.key).where(LeaderboardCache.pool_id == pool.id)
+            .order_by(LeaderboardCache.created_at.desc(), LeaderboardCache.key).limit(CACHE_PER_POOL - 1))
+    db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
+                                              LeaderboardCache.key.not_in(keep.scalar_subquery())))
     # Two workers may fit the same board at once; the second insert is a no-op.
     db.execute(dialect_insert(db)(LeaderboardCache)
                .values(key=key, pool_id=pool.id, payload=json.dumps(board), created_at=utcnow())

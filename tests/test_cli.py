@@ -159,8 +159,8 @@ def test_leaderboard_export_and_offline_rank_agree(runner, client, make_pool, ma
     jsonl = runner.invoke(args=["export", "judgments", "pool-1", "--format", "jsonl"]).output
     assert len(jsonl.strip().splitlines()) == 12
 
-    db_csv = runner.invoke(args=["leaderboard", "pool-1", "--format", "csv", "--bootstrap", "300"]).output
-    offline = runner.invoke(args=["rank", str(exported), "--format", "csv", "--category", "all", "--bootstrap", "300"])
+    db_csv = runner.invoke(args=["leaderboard", "pool-1", "--format", "csv", "--bootstrap", "500"]).output
+    offline = runner.invoke(args=["rank", str(exported), "--format", "csv", "--category", "all", "--bootstrap", "500"])
     assert offline.exit_code == 0, offline.output
     strip = lambda text: [row[:9] for row in csv.reader(io.StringIO(text))]  # noqa: E731
     assert strip(offline.output) == strip(db_csv)  # same engine, same seed, same numbers

@@ -74,7 +74,8 @@ def test_options_reach_the_engine(app, client, make_pool, make_user, token_for) 
     researcher = token_for(make_user("researcher"))
     get = lambda q: client.get(f"/api/v1/pools/pool-1/leaderboard?{q}", headers=researcher).json  # noqa: E731
     half, drop, davidson = get("ties=half"), get("ties=drop"), get("ties=davidson&bootstrap=0")
-    assert half["provenance"]["settings"]["ties"] == "half" and half["interval_method"] == "bootstrap"
+    assert half["provenance"]["settings"]["ties"] == "half" and half["interval_method"] == "sandwich"  # the default
+    assert get("ties=half&bootstrap=200")["interval_method"] == "bootstrap"
     assert drop["provenance"]["settings"]["ties"] == "drop"
     assert davidson["tie_parameter"] is not None and davidson["interval_method"] == "fisher"
     assert [r["score"] for r in half["rows"]] != [r["score"] for r in drop["rows"]]
@@ -83,6 +84,9 @@ def test_options_reach_the_engine(app, client, make_pool, make_user, token_for) 
     assert get("position=maybe") == {"error": "position: true or false"}
     assert client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=-1", headers=researcher).status_code == 422
     assert client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=x", headers=researcher).status_code == 422
+    # a short list of round counts, so nobody can make the server fit (and cache) 10,001 variants
+    refused = client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=301", headers=researcher)
+    assert refused.status_code == 422 and "bootstrap: one of 0, 100, 200" in refused.json["error"]
 
 
 def test_separation_costs_use_the_pools_pace(app, client, make_pool, make_user, token_for) -> None:
@@ -125,7 +129,7 @@ def test_leaderboard_page_live_and_bootstrap(app, client, make_pool, make_user, 
     judge_all(client, token_for(make_user("expert")), lambda body: "left")
     login(make_user("researcher"))
     live = client.get("/pools/pool-1/leaderboard").get_data(as_text=True)
-    assert "closed form (live)" in live and "intervals: sandwich" in live
+    assert "closed form (default)" in live and "intervals: sandwich" in live
     assert client.get("/pools/pool-1/leaderboard?intervals=bootstrap&ties=davidson").status_code == 200
     import json
 

@@ -12,7 +12,7 @@ import pytest
 
 from pairwise import ranking
 from pairwise.ranking import CHOICES, TIES_MODES, Fit, digest, fit, tally
-from pairwise.ranking_model import build, covariance
+from pairwise.ranking.model import build, covariance
 
 DATA = Path(__file__).parent / "data"
 
@@ -145,7 +145,8 @@ def test_fit_reports_every_field_consistently() -> None:
     assert result.settings == {
         "ties": "half", "position": False, "bootstrap": 0, "seed": 0, "confidence": 0.95, "prior": 0.0,
         "interval_method": "sandwich", "rank_interval_method": "normal approximation (parametric draws)",
-        "resampling": None,
+        "resampling": None, "tie_only_models": 0, "scheduler": "uniform", "separation_budget": 5000,
+        "power": 0.8,
     }
     with pytest.raises(AttributeError):
         result.prior = 1.0  # type: ignore[misc]

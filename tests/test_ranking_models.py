@@ -9,8 +9,8 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 from pairwise.ranking import fit
-from pairwise.ranking_bootstrap import poisson_draws, replicate
-from pairwise.ranking_model import build, covariance
+from pairwise.ranking.bootstrap import poisson_draws, replicate
+from pairwise.ranking.model import build, covariance
 
 
 def random_counts(k: int, seed: int, scale: int = 8, tie_share: float = 0.3) -> np.ndarray:
@@ -151,7 +151,7 @@ def test_chord_refits_equal_exact_newton_refits() -> None:
 
 def test_threads_do_not_change_the_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks carry their own seeded streams, so serial and threaded bootstraps agree exactly."""
-    from pairwise import ranking_bootstrap
+    from pairwise.ranking import bootstrap as ranking_bootstrap
 
     counts = random_counts(6, 8, scale=30)
     d, cells = build(counts, "half", False)
@@ -161,3 +161,29 @@ def test_threads_do_not_change_the_numbers(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(ranking_bootstrap, "PARALLEL_CELLS", 10**12)
     serial = replicate(d, cells, theta, 0.0, 600, 5)
     np.testing.assert_array_equal(threaded, serial)
+
+
+def test_vectorised_bridge_check_agrees_with_the_graph_check() -> None:
+    """Rounds that lose a lopsided edge: the all-rounds bridge check finds exactly the
+    rounds whose resampled data lose the finite MLE, as the per-round graph check does."""
+    from pairwise.ranking.bootstrap import _best_bridges, _lost_mle
+    from pairwise.ranking.estimate import mle_exists
+
+    rng = np.random.default_rng(4)
+    k = 12
+    strengths = np.linspace(-3, 3, k)
+    counts = np.zeros((k, k, 4), dtype=np.int64)
+    for i in range(k):
+        for j in range(k):
+            if i != j and rng.random() < 0.6:
+                p = 1 / (1 + np.exp(-(strengths[i] - strengths[j])))
+                n = int(rng.integers(2, 12))
+                counts[i, j, 0] = rng.binomial(n, p)
+                counts[i, j, 1] = n - counts[i, j, 0]
+    d, cells = build(counts, "half", False)
+    assert mle_exists(d, cells)
+    drawn = poisson_draws(rng, cells.ravel(), 400).astype(np.float64).reshape(400, *cells.shape)
+    fast = _lost_mle(d, drawn, cells, _best_bridges(d, cells))
+    slow = np.array([not mle_exists(d, drawn[r]) for r in range(400)])
+    np.testing.assert_array_equal(fast, slow)
+    assert 0 < slow.sum() < 400  # the case is exercised both ways

@@ -28,8 +28,8 @@ def test_leaderboard_and_judge_pages_run_without_csp_violations(app, live_server
     log_in(page, live_server, make_user("researcher", email="re@example.com").email)
     page.goto(f"{live_server}/pools/pool-1/leaderboard")
     # The heat map is coloured by page.js, not by a style attribute.
-    cell = page.locator("#win-rate td[data-heat]").first
-    expect(cell).to_have_attribute("style", re.compile(r"background: rgba\("))
+    cell = page.locator("#win-rate td[data-bg]").first
+    expect(cell).to_have_attribute("style", re.compile(r"background: rgb\("))
     # Changing an option submits the form (formerly an inline onchange handler).
     page.select_option("select[name=ties]", "davidson")
     page.wait_for_url("**ties=davidson**")

@@ -13,6 +13,7 @@ from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
 from ..errors import Conflict, Invalid
+from ..leaderboard_fit import download_name
 from ..schema import Assignment, Image, Pool
 from ..security import accepts_upload, json_error
 from ..vocabulary import TAGS
@@ -210,10 +211,12 @@ def leaderboard(pool_name: str) -> Any:
                           bootstrap=bootstrap)
     board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
     db.commit()
+    # Both formats download (a browser saves them instead of opening a tab),
+    # under a name that says which fit they hold.
+    disposition = {"Content-Disposition": f'attachment; filename="{download_name(board, fmt)}"'}
     if fmt == "csv":
-        return Response(leaderboard_formats.to_csv([board]), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="{pool.name}-{category}-leaderboard.csv"'})
-    return Response(leaderboard_formats.to_json([board]), mimetype="application/json")
+        return Response(leaderboard_formats.to_csv([board]), mimetype="text/csv", headers=disposition)
+    return Response(leaderboard_formats.to_json([board]), mimetype="application/json", headers=disposition)
 
 
 @bp.get("/pools/<pool_name>/judgments")

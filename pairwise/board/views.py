@@ -11,6 +11,9 @@ from ..auth import role_required
 from ..context import fit_options
 from ..db import get_db
 from ..errors import NotFound, Problem
+from ..leaderboard_fit import download_name
+from ..leaderboard_formats import separation_sentence
+from . import plots
 
 bp = Blueprint("board", __name__)
 
@@ -31,17 +34,25 @@ def leaderboard(pool_name: str) -> Any:
     if intervals not in ("closed", "bootstrap"):
         abort(400, "intervals: closed or bootstrap")
     try:
-        # Live view: closed-form intervals, refitted on every new judgment in
-        # milliseconds. Bootstrap on request, and in the downloads.
+        # The same fit as the API, the CLI and the downloads: closed form by
+        # default, the bootstrap on request (the configured rounds).
         options = fit_options(ties=request.args.get("ties", "half"),
                               position=request.args.get("position") == "1",
-                              bootstrap=None if intervals == "bootstrap" else 0)
+                              bootstrap=current_app.config["BOOTSTRAP_ROUNDS"] if intervals == "bootstrap" else 0)
     except Problem as exc:
         abort(400, exc.message)
-    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+    rate = current_app.config["HOURLY_RATE"]
+    boards = {c: leaderboards.build_cached(db, pool, c, options, rate) for c in [leaderboards.ALL, *categories]}
     db.commit()
+    board = boards[category]
     index = {m: i for i, m in enumerate(board["models"])}
     order = [index[row["model"]] for row in board["rows"]]  # matrices in rank order
+    lo, hi = plots.scale_range(boards.values())  # one scale for every tab
+    download = {"category": category, "ties": options.ties, "position": "1" if options.position else "0",
+                "bootstrap": options.bootstrap}
     return render_template("board/leaderboard.html", pool=pool, categories=categories,
                            category=category, board=board, options=options, intervals=intervals,
-                           order=order)
+                           order=order, forest=plots.forest(board["rows"], lo, hi),
+                           heat_colour=plots.heat_colour, pair_counts=plots.pair_counts(board),
+                           download=download, csv_name=download_name(board, "csv"),
+                           json_name=download_name(board, "json"), sentence=separation_sentence)

@@ -1,6 +1,6 @@
 """Who was compared with whom: existence of the maximum-likelihood fit, and groups.
 
-Pure numpy/scipy; used by :mod:`pairwise.ranking`.
+Pure numpy/scipy; part of :mod:`pairwise.ranking`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from pairwise.ranking_model import Design, newton
+from pairwise.ranking.model import Design, newton
 
 #: Precision of the Gaussian prior on every parameter when the exact MLE does
 #: not exist: a standard deviation of sqrt(10) ~ 3.2 on the log-strength scale,

@@ -1,6 +1,6 @@
 """Bradley-Terry likelihoods on a list of compared pairs, and their Newton fit.
 
-Pure numpy/scipy; used by :mod:`pairwise.ranking`. Everything here works on the
+Pure numpy/scipy; part of :mod:`pairwise.ranking`. Everything here works on the
 *cells* of a count table (never on judgment rows), so its cost depends on the
 number of compared pairs, not on the number of judgments.
 

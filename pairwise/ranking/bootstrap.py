@@ -1,6 +1,6 @@
 """Bootstrap of a Bradley-Terry fit by resampling count cells, vectorised.
 
-Pure numpy/scipy; used by :mod:`pairwise.ranking`.
+Pure numpy/scipy; part of :mod:`pairwise.ranking`.
 
 Each judgment falls in one cell (pair, outcome). Resampling judgments with
 replacement is, cell by cell, the Poisson bootstrap: every cell's count is
@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from pairwise.ranking_graph import estimate, mle_exists
-from pairwise.ranking_model import (
+from pairwise.ranking.estimate import estimate, mle_exists
+from pairwise.ranking.model import (
     DIVERGENCE_BOUND,
     Design,
     eta,
@@ -77,6 +77,7 @@ def replicate(
         return np.tile(theta, (rounds, 1))
     chord = np.linalg.inv(regularised(d, information(d, terms(d, theta, cells)), prior))
     sizes = [min(CHUNK, rounds - start) for start in range(0, rounds, CHUNK)]
+    bridges = _best_bridges(d, cells) if d.nu_index is None and not d.position and prior == 0 else None
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
 
     def chunk(index: int) -> NDArray[np.float64]:
@@ -87,7 +88,7 @@ def replicate(
             total = int(cells.sum())
             shares = cells.ravel() / total if total else np.full(cells.size, 1 / max(cells.size, 1))
             drawn = rng.multinomial(total, shares, size=sizes[index]).astype(np.float64)
-        return _refit(d, drawn.reshape(sizes[index], *cells.shape), cells, theta, prior, chord)
+        return _refit(d, drawn.reshape(sizes[index], *cells.shape), cells, theta, prior, chord, bridges)
 
     # threads pay off only for big tables (numpy releases the GIL in the heavy loops)
     big = rounds * cells.size > PARALLEL_CELLS
@@ -107,9 +108,10 @@ def _refit(
     theta: NDArray[np.float64],
     prior: float,
     chord: NDArray[np.float64],
+    bridges: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None,
 ) -> NDArray[np.float64]:
     out = np.tile(theta, (drawn.shape[0], 1))
-    suspect = _lost_mle(d, drawn, cells) if prior == 0 else np.zeros(drawn.shape[0], bool)
+    suspect = _lost_mle(d, drawn, cells, bridges) if prior == 0 else np.zeros(drawn.shape[0], bool)
     active = np.flatnonzero(~suspect)
     score = _score_function(d, drawn)
     tolerance = _tolerance(d, chord, prior)
@@ -166,14 +168,19 @@ def _score_function(
     return score
 
 
-def _lost_mle(d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64]) -> NDArray[np.bool_]:
+def _lost_mle(
+    d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64],
+    bridges: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None,
+) -> NDArray[np.bool_]:
     """Rounds whose resampled data no longer have a finite exact MLE.
 
     A round's beat graph is a subgraph of the original (strongly connected)
     one, so only rounds that lost a "beat" direction of some edge can fail.
     Most such losses are an upset on a lopsided pair that another model
-    bridges (u -> w -> v survives), which keeps the graph strongly connected;
-    only the rest get the full graph check.
+    bridges (u -> w -> v survives), which keeps the graph strongly connected.
+    That is checked for all rounds at once against each direction's strongest
+    bridge (:func:`_best_bridges`); only rounds where that bridge fell too get
+    the per-round checks.
     """
     def directions(c: NDArray[np.float64]) -> NDArray[np.bool_]:
         a, b, t = c[..., 0, :], c[..., 1, :], c[..., 2, :]
@@ -182,6 +189,16 @@ def _lost_mle(d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64])
     now = directions(drawn)
     lost = directions(cells) & ~now
     check = lost.any(axis=(1, 2))
+    if bridges is not None and check.any():
+        rows, side, edge = np.nonzero(lost)
+        flat = now.reshape(now.shape[0], -1)
+        first, second = bridges
+        slot = side * d.n_edges + edge
+        held = (first[slot] >= 0) & (second[slot] >= 0)
+        held &= flat[rows, np.maximum(first[slot], 0)] & flat[rows, np.maximum(second[slot], 0)]
+        unbridged = np.zeros(now.shape[0], bool)
+        unbridged[rows[~held]] = True
+        check &= unbridged
     if d.nu_index is not None:  # Davidson also needs a tie and a decisive result
         check |= (drawn[:, 2].sum(axis=1) == 0) | (drawn[:, :2].sum(axis=(1, 2)) == 0)
     failed = np.zeros(drawn.shape[0], bool)
@@ -190,6 +207,36 @@ def _lost_mle(d: Design, drawn: NDArray[np.float64], cells: NDArray[np.float64])
             continue
         failed[r] = not mle_exists(d, drawn[r])
     return failed
+
+
+def _best_bridges(d: Design, cells: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.intp]] | None:
+    """For each beat direction (side, edge), the two directions u -> w, w -> v of its strongest bridge.
+
+    Directions are numbered ``side * E + edge`` (side 0: first beat second).
+    The strongest bridge maximises the smaller of the two beat counts, so it is
+    the one least likely to be lost in a resample; -1 when there is none.
+    Only for designs without position effect (one edge per pair).
+    """
+    k, n_edges = d.n_models, d.n_edges
+    if k > 400:  # K^3 work; big boards fall back to the per-round check
+        return None
+    a, b, t = cells
+    beats = np.zeros((k, k))
+    beats[d.first, d.second] = a + t
+    beats[d.second, d.first] = b + t
+    slot = np.full((k, k), -1, dtype=np.intp)
+    slot[d.first, d.second] = np.arange(n_edges)
+    slot[d.second, d.first] = n_edges + np.arange(n_edges)
+    u = np.concatenate([d.first, d.second])
+    v = np.concatenate([d.second, d.first])
+    strength = np.minimum(beats[u, :], beats[:, v].T)  # (2E, K): bridge through each w
+    strength[np.arange(u.size), u] = 0
+    strength[np.arange(u.size), v] = 0
+    w = np.argmax(strength, axis=1)
+    ok = strength[np.arange(u.size), w] > 0
+    first = np.where(ok, slot[u, w], -1)
+    second = np.where(ok, slot[w, v], -1)
+    return first, second
 
 
 def _bridged(d: Design, now: NDArray[np.bool_], lost: NDArray[np.bool_]) -> bool:
