@@ -273,9 +273,10 @@ def fit_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 @main.command("leaderboard")
 @click.argument("pool_name", metavar="POOL")
 @fit_flags
+@click.option("--criterion", default=None, help="rank by one rubric criterion's answers instead of the overall choice")
 @one_line_errors
 def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, position: bool,
-                bootstrap: int | None) -> None:
+                bootstrap: int | None, criterion: str | None) -> None:
     """Print a pool's leaderboard from the database."""
     from . import leaderboard_formats, leaderboards, pools
     from .context import fit_options
@@ -284,7 +285,7 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
     pool = pools.get_pool(db, pool_name)
     category = pools.require_category(db, pool, category or leaderboards.ALL)
     board = leaderboards.build_cached(db, pool, category, fit_options(ties, position, bootstrap),
-                                      current_app.config["HOURLY_RATE"])
+                                      current_app.config["HOURLY_RATE"], criterion=criterion)
     db.commit()
     click.echo(leaderboard_formats.render([board], fmt), nl=False)
 
@@ -293,29 +294,57 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @fit_flags
 @click.option("--seed", type=int, default=None, help="bootstrap seed (default: PAIRWISE_BOOTSTRAP_SEED)")
+@click.option("--criterion", default=None,
+              help="rank by a rubric criterion's answers (column criterion_<name>, or JSONL 'criteria')")
 @one_line_errors
 def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
-         bootstrap: int | None, seed: int | None) -> None:
+         bootstrap: int | None, seed: int | None, criterion: str | None) -> None:
     """Fit leaderboards offline from a judgments CSV/JSONL file; no database.
 
     Needs columns model_left, model_right and choice (left, right, tie,
     both_bad); with a category column, each category is ranked apart too.
+    With unacceptable_left/unacceptable_right columns, each model's
+    unacceptable rate is added to its row.
     """
-    from . import judgment_files, leaderboard_formats, leaderboards
+    from . import artifacts, judgment_extras, judgment_files, leaderboard_formats, leaderboards
     from .context import fit_options
     from .errors import Invalid
     options = fit_options(ties, position, bootstrap)
     if seed is not None:
         options = leaderboards.FitOptions(ties=options.ties, position=options.position,
                                           bootstrap=options.bootstrap, seed=seed)
-    tables = judgment_files.read_judgments(file)
+    if criterion is None:
+        tables = judgment_files.read_judgments(file)
+    else:
+        tables = judgment_extras.read_criterion(file, criterion)
     if category is not None:
         tables = [t for t in tables if t.category == category]
         if not tables:
             raise Invalid(f"{file.name}: no category {category!r}")
     boards = [leaderboard_formats.as_dict(leaderboards.fit_counts(None, t.category, t.models, t.counts, options))
               for t in tables]
+    unacceptable = judgment_extras.read_unacceptable(file)
+    for board in boards:
+        board["criterion"] = criterion
+        if unacceptable is not None:
+            artifacts.add_unacceptable(board, unacceptable.get(board["category"], {}))
     click.echo(leaderboard_formats.render(boards, fmt), nl=False)
+
+
+@main.command("artifacts")
+@click.argument("pool_name", metavar="POOL")
+@click.option("--category", default=None, help="one category (default: all categories)")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@one_line_errors
+def artifacts_command(pool_name: str, category: str | None, fmt: str) -> None:
+    """Artifact-tag rates per model (flagged / shown, 95 % Wilson interval), and which tags set a model apart."""
+    from . import artifact_formats, evidence, leaderboards, pools
+    from .db import get_db
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    category = pools.require_category(db, pool, category or leaderboards.ALL)
+    table = evidence.artifact_rates(db, pool, category)
+    click.echo(artifact_formats.render(pool.name, category, table, pool.vocabulary, fmt), nl=False)
 
 
 # ----- export --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,12 +11,14 @@ import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from . import scheduling
+from . import evidence, rubric, scheduling
 from .db import dialect_insert
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
 from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
 from .vocabulary import TAGS
+
+NO_CRITERIA: tuple[dict[str, Any], ...] = ()
 
 MAX_RATIONALE = 5000
 
@@ -88,13 +91,15 @@ class Answer:
     rationale: str
     tags_left: list[str]
     tags_right: list[str]
+    extras: rubric.Extras = rubric.Extras()
 
 
-def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
+def parse_answer(body: Any, *, rationale_min_chars: int, vocabulary: dict[str, str] = TAGS,
+                 criteria: Sequence[dict[str, Any]] = NO_CRITERIA) -> Answer:
     """Check a judgment body; raise Invalid naming the first bad field."""
     if not isinstance(body, dict):
         raise Invalid("body: expected a JSON object with choice, rationale and tags")
-    unknown = set(body) - {"choice", "rationale", "tags"}
+    unknown = set(body) - {"choice", "rationale", "tags", "unacceptable", "criteria"}
     if unknown:
         raise Invalid(f"{sorted(unknown)[0]}: unknown field")
     try:
@@ -120,11 +125,11 @@ def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
         values = tags.get(side, [])
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise Invalid(f"tags.{side}: expected a list of tag names")
-        for v in values:
-            if v not in TAGS:
-                raise Invalid(f"tags.{side}: unknown tag {v!r} (known: {', '.join(TAGS)})")
+        rubric.check_tag_names(side, values, vocabulary)
         sides[side] = sorted(set(values))
-    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"])
+    extras = rubric.parse_extras(body, both_bad=choice == Choice.both_bad, criteria=criteria)
+    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"],
+                  extras=extras)
 
 
 def get_assignment(db: Session, assignment_id: int, expert: User) -> Assignment:
@@ -148,17 +153,21 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
                    "ask for a new pair")
     pool = db.get(Pool, assignment.pool_id)
     assert pool is not None
-    answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars)
+    answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars, vocabulary=pool.vocabulary,
+                          criteria=pool.criteria or NO_CRITERIA)
     judgment = Judgment(
         assignment_id=assignment.id, pool_id=pool.id, category=assignment.item.category,
         expert_id=expert.id, left_model_id=assignment.left_output.model_id,
         right_model_id=assignment.right_output.model_id, choice=answer.choice,
         rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
         seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
+        unacceptable_left=answer.extras.unacceptable_left, unacceptable_right=answer.extras.unacceptable_right,
+        criteria=answer.extras.criteria or None,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here
     count_in_cell(db, judgment)
+    evidence.record(db, judgment)
     return judgment
 
 

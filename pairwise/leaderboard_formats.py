@@ -20,7 +20,8 @@ from .leaderboards import Leaderboard
 
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
            "rating", "rank_ci_low", "rank_ci_high", "p_best", "flags",
-           "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category")
+           "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category",
+           "unacceptable", "unacceptable_rate", "unacceptable_ci_low", "unacceptable_ci_high", "criterion")
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -132,7 +133,7 @@ def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for board in boards:
-        writer.writerows(board["rows"])
+        writer.writerows({**row, "criterion": board.get("criterion")} for row in board["rows"])
     return buffer.getvalue()
 
 
@@ -140,6 +141,8 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
     blocks = []
     for board in boards:
         title = f"{board['pool'] or 'file'} / {board['category']}: {board['judgments']} judgments"
+        if board.get("criterion"):
+            title += f" (criterion {board['criterion']!r})"
         header = (f"{'rank':>4}  {'model':<24} {'score':>7}  {'95% CI':>17}  {'rank CI':>7}  "
                   f"{'W':>5} {'L':>5} {'T':>5}  {'P(best)':>7}  flags")
         lines = [title, header, "-" * len(header)]
@@ -147,7 +150,8 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
             ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
             rank_ci = f"{r['rank_ci_low']}-{r['rank_ci_high']}"
             lines.append(f"{r['rank']:>4}  {r['model'][:24]:<24} {_fmt(r['score']):>7}  {ci:>17}  {rank_ci:>7}  "
-                         f"{r['wins']:>5} {r['losses']:>5} {r['ties']:>5}  {_fmt(r['p_best'], 3):>7}  {r['flags']}")
+                         f"{r['wins']:>5} {r['losses']:>5} {r['ties']:>5}  {_fmt(r['p_best'], 3):>7}  {r['flags']}"
+                         + _unacceptable(r))
         for s in board["separation"]:
             if not s["distinguishable"]:
                 more = f"; ~{s['extra_judgments']} more judgments would separate them" if s["extra_judgments"] else ""
@@ -164,6 +168,13 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
                      f"digest={board['provenance']['data_digest'][:12]}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def _unacceptable(row: dict[str, Any]) -> str:
+    if row.get("unacceptable_rate") is None:
+        return ""
+    return (f"  unacceptable {100 * row['unacceptable_rate']:.0f}% "
+            f"[{100 * row['unacceptable_ci_low']:.0f}-{100 * row['unacceptable_ci_high']:.0f}%]")
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -106,6 +107,10 @@ class Pool(Base):
     # When set, items must use one of these category slugs.
     allowed_categories: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The pool's artifact vocabulary (slug -> label); None: the built-in list.
+    tags: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Rubric criteria answered per pair: [{"name", "label", "required"}].
+    criteria: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -115,7 +120,15 @@ class Pool(Base):
             "gold_share": self.gold_share,
             "open": self.is_open,
             "categories": self.allowed_categories,
+            "tags": self.vocabulary,
+            "criteria": list(self.criteria or []),
         }
+
+    @property
+    def vocabulary(self) -> dict[str, str]:
+        """The artifact tags experts may put on this pool's outputs."""
+        from .vocabulary import TAGS
+        return dict(self.tags) if self.tags else dict(TAGS)
 
 
 class Image(Base):
@@ -206,6 +219,12 @@ class Judgment(Base):
     __table_args__ = (
         Index("ix_judgment_cells", "pool_id", "category", "left_model_id", "right_model_id", "choice"),
         Index("ix_judgment_pool_recent", "pool_id", "id"),  # a pool's latest judgments, newest first
+        # The judgment browser's filters, each ending in id for keyset pages.
+        Index("ix_judgment_browse_category", "pool_id", "category", "id"),
+        Index("ix_judgment_browse_left", "pool_id", "left_model_id", "id"),
+        Index("ix_judgment_browse_right", "pool_id", "right_model_id", "id"),
+        Index("ix_judgment_browse_pair", "pool_id", "left_model_id", "right_model_id", "id"),
+        Index("ix_judgment_browse_expert", "pool_id", "expert_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -221,6 +240,11 @@ class Judgment(Base):
     tags_right: Mapped[list[str]] = mapped_column(JSON, default=list)
     seconds: Mapped[float] = mapped_column(Float)  # from issue to submission, server clock
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "Would not ship" per side; both_bad sets both.
+    unacceptable_left: Mapped[bool] = mapped_column(default=False, server_default=false())
+    unacceptable_right: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Rubric answers: criterion name -> left | right | same (answered ones only).
+    criteria: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -256,3 +280,44 @@ class LeaderboardCache(Base):
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JudgmentMark(Base):
+    """One mark on one side of a judgment: an artifact tag, or ``unacceptable``.
+
+    Copied from the judgment's tags and unacceptable flags in the same
+    transaction, with the marked model and category, so artifact rates are one
+    GROUP BY over marks and the judgment browser filters by tag through an index.
+    """
+
+    __tablename__ = "judgment_mark"
+    __table_args__ = (
+        Index("ix_judgment_mark_rates", "pool_id", "mark", "category", "model_id"),
+        Index("ix_judgment_mark_browse", "pool_id", "mark", "judgment_id"),
+    )
+
+    judgment_id: Mapped[int] = mapped_column(ForeignKey("judgment.id", ondelete="CASCADE"), primary_key=True)
+    side: Mapped[str] = mapped_column(String(5), primary_key=True)  # left | right
+    mark: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+
+
+class JudgmentCriterion(Base):
+    """One rubric answer of one judgment (left | right | same), with the pair it compares."""
+
+    __tablename__ = "judgment_criterion"
+    __table_args__ = (
+        Index("ix_judgment_criterion_cells", "pool_id", "criterion", "category", "left_model_id",
+              "right_model_id", "answer"),
+        Index("ix_judgment_criterion_browse", "pool_id", "criterion", "answer", "judgment_id"),
+    )
+
+    judgment_id: Mapped[int] = mapped_column(ForeignKey("judgment.id", ondelete="CASCADE"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(8))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))

@@ -8,13 +8,12 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from .. import exports, judging, leaderboard_formats, leaderboards, pools
+from .. import browse, exports, judging, leaderboard_formats, leaderboards, pools
 from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
 from ..errors import Conflict, Invalid
 from ..schema import Assignment, Image, Pool
-from ..vocabulary import TAGS
 from .openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -131,7 +130,8 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
         "right": _image_json(assignment.right_output.image),
         "expires_at": assignment.expires_at.isoformat(timespec="seconds") + "Z",
         "rationale_min_chars": pool.rationale_min_chars,
-        "tags": TAGS,
+        "tags": pool.vocabulary,
+        "criteria": list(pool.criteria or []),
         "submit_url": url_for("api.submit_judgment", assignment_id=assignment.id),
     }
 
@@ -186,11 +186,14 @@ def leaderboard(pool_name: str) -> Any:
         raise Invalid("bootstrap: a whole number of rounds") from None
     options = fit_options(ties=request.args.get("ties", "half"), position=_flag("position"),
                           bootstrap=bootstrap)
-    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+    criterion = request.args.get("criterion") or None
+    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"],
+                                      criterion=criterion)
     db.commit()
     if fmt == "csv":
+        name = f"{pool.name}-{category}{'-' + criterion if criterion else ''}-leaderboard.csv"
         return Response(leaderboard_formats.to_csv([board]), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="{pool.name}-{category}-leaderboard.csv"'})
+            "Content-Disposition": f'attachment; filename="{name}"'})
     return Response(leaderboard_formats.to_json([board]), mimetype="application/json")
 
 
@@ -204,12 +207,17 @@ def judgments(pool_name: str) -> Any:
         raise Invalid("format: jsonl, csv or pwcmp")
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
     filename = f"{pool.name}-pwcmp.csv" if fmt == "pwcmp" else f"{pool.name}-judgments.{fmt}"
+    # The judgment browser's filters, if any: the download holds exactly its rows.
+    where = browse.parse_filters(db, pool, request.args, extra=("format",)).clauses
 
     def body() -> Any:
         try:
-            yield from exports.stream(db, pool, fmt)
+            yield from exports.stream(db, pool, fmt, where)
         finally:
             db.close()  # ends the server-side cursor's transaction as soon as the stream does
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+from . import insights  # noqa: E402,F401  (artifact rates, filtered judgments)

@@ -1,0 +1,180 @@
+"""What `pairwise rank` reads beyond the choice: unacceptable marks and rubric answers. Pure.
+
+A judgments file (CSV or JSONL, optionally gzipped; our export or anyone's)
+may carry ``unacceptable_left`` / ``unacceptable_right`` (1/0, true/false) and
+rubric answers: a ``criterion_<name>`` column (CSV or JSONL) or a JSONL
+``criteria`` object, each ``left | right | same`` or empty when unanswered.
+Errors are :class:`JudgmentFileError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections import Counter
+from contextlib import closing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .artifacts import Rate, rates
+from .judgment_files import ALL_CATEGORIES, CHOICES, CategoryCounts, JudgmentFileError
+
+UNACCEPTABLE_COLUMNS = ("unacceptable_left", "unacceptable_right")
+CRITERION_PREFIX = "criterion_"
+ANSWER_CHOICE = {"left": "left", "right": "right", "same": "tie"}
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no", ""}
+
+
+def _open(path: Path) -> IO[str]:
+    compressed = path.suffix.lower() == ".gz"
+    binary = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+
+
+def _is_csv(path: Path) -> bool:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    return bool(suffixes) and suffixes[-1] == ".csv"
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, record) per judgment; CSV values are strings, JSONL values as parsed."""
+    label = path.name
+    try:
+        with _open(path) as text:
+            if _is_csv(path):
+                reader = csv.DictReader(text)
+                for record in reader:
+                    if any(v for v in record.values() if isinstance(v, str) and v.strip()):
+                        yield reader.line_num, record
+                return
+            for number, line in enumerate(text, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise JudgmentFileError(f"{label}:{number}: malformed JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise JudgmentFileError(f"{label}:{number}: not a JSON object")
+                yield number, record
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        raise JudgmentFileError(f"{label}: cannot read the file ({' '.join(str(exc).split())[:200]})") from None
+
+
+def _first_keys(path: Path) -> set[str]:
+    with closing(_records(path)) as records:  # closes the file at once, not when collected
+        for _line, record in records:
+            return set(record)
+    return set()
+
+
+def _name(record: dict[str, Any], column: str, label: str, line: int) -> str:
+    value = record.get(column)
+    if not isinstance(value, str) or not value.strip():
+        raise JudgmentFileError(f"{label}:{line}: empty or missing {column}")
+    return value.strip()
+
+
+def _category(record: dict[str, Any]) -> str | None:
+    value = record.get("category")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def read_unacceptable(path: Path) -> dict[str, dict[str, Rate]] | None:
+    """category (and "all") -> model -> unacceptable rate; None when the file has no such columns."""
+    path = Path(path)
+    if not set(UNACCEPTABLE_COLUMNS) <= _first_keys(path):
+        return None
+    shown: dict[str, Counter[str]] = {}
+    marked: dict[str, Counter[tuple[str, str]]] = {}
+    with closing(_records(path)) as records:
+        _tally_unacceptable(path, records, shown, marked)
+    return {view: {r.model: r for r in rates(sorted(counts), ["unacceptable"], counts, marked.get(view, {}))}
+            for view, counts in shown.items()}
+
+
+def _tally_unacceptable(path: Path, records: Iterator[tuple[int, dict[str, Any]]],
+                        shown: dict[str, Counter[str]], marked: dict[str, Counter[tuple[str, str]]]) -> None:
+    for line, record in records:
+        sides = (_name(record, "model_left", path.name, line), _name(record, "model_right", path.name, line))
+        views = [ALL_CATEGORIES] + ([c] if (c := _category(record)) else [])
+        for model, column in zip(sides, UNACCEPTABLE_COLUMNS):
+            flag = _flag(record.get(column), f"{path.name}:{line}: {column}")
+            for view in views:
+                shown.setdefault(view, Counter())[model] += 1
+                if flag:
+                    marked.setdefault(view, Counter())[model, "unacceptable"] += 1
+
+
+def _flag(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise JudgmentFileError(f"{where}: expected 1/0 or true/false (got {str(value)[:20]!r})")
+
+
+def read_criterion(path: Path, criterion: str) -> list[CategoryCounts]:
+    """Counts of one criterion's answers, shaped like ``judgment_files.read_judgments``.
+
+    "same" counts as a tie; unanswered rows are left out.
+    """
+    path = Path(path)
+    column = CRITERION_PREFIX + criterion
+    tally: Counter[tuple[str, str, int, str | None]] = Counter()
+    with closing(_records(path)) as records:
+        seen_column = _tally_criterion(path, records, criterion, tally)
+    if not seen_column:
+        raise JudgmentFileError(f"{path.name}: no answers to criterion {criterion!r} "
+                                f"(expected a {column} column or a 'criteria' object)")
+    if not tally:
+        raise JudgmentFileError(f"{path.name}: criterion {criterion!r} was never answered")
+    views: dict[str, Counter[tuple[str, str, int, str | None]]] = {ALL_CATEGORIES: tally}
+    for key, n in tally.items():
+        if key[3] is not None:
+            views.setdefault(key[3], Counter())[key] += n
+    order = [ALL_CATEGORIES, *sorted(v for v in views if v != ALL_CATEGORIES)]
+    return [_counts(view, views[view]) for view in order]
+
+
+def _tally_criterion(path: Path, records: Iterator[tuple[int, dict[str, Any]]], criterion: str,
+                     tally: Counter[tuple[str, str, int, str | None]]) -> bool:
+    """Count one criterion's answers into ``tally``; True if the file has the criterion at all."""
+    column = CRITERION_PREFIX + criterion
+    seen_column = False
+    for line, record in records:
+        answers = record.get("criteria")
+        if column in record:
+            answer, seen_column = record[column], True
+        elif isinstance(answers, dict):
+            answer, seen_column = answers.get(criterion), seen_column or criterion in answers
+        else:
+            answer = None
+        if answer is None or (isinstance(answer, str) and not answer.strip()):
+            continue
+        if not isinstance(answer, str) or answer.strip() not in ANSWER_CHOICE:
+            raise JudgmentFileError(f"{path.name}:{line}: {column}: left, right or same (got {str(answer)[:20]!r})")
+        left = _name(record, "model_left", path.name, line)
+        right = _name(record, "model_right", path.name, line)
+        if left == right:
+            raise JudgmentFileError(f"{path.name}:{line}: the same model {left!r} is on both sides")
+        choice = CHOICES.index(ANSWER_CHOICE[answer.strip()])
+        tally[left, right, choice, _category(record)] += 1
+    return seen_column
+
+
+def _counts(category: str, tally: Counter[tuple[str, str, int, str | None]]) -> CategoryCounts:
+    models = tuple(sorted({m for key in tally for m in key[:2]}))
+    index = {m: i for i, m in enumerate(models)}
+    counts = np.zeros((len(models), len(models), len(CHOICES)), dtype=np.int64)
+    for (left, right, choice, _), n in tally.items():
+        counts[index[left], index[right], choice] += n
+    return CategoryCounts(category=category, models=models, counts=counts)
