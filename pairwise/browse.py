@@ -150,13 +150,11 @@ def _model_id(db: Session, pool: Pool, name: str, arg: str) -> int:
 
 
 def _expert_id(db: Session, value: str) -> int:
-    match = PSEUDONYM.match(value)
-    if match:
-        user_id = db.scalar(select(User.id).where(User.id == int(match.group(1))))
-    else:
-        user_id = db.scalar(select(User.id).where(User.email == value.strip().lower()))
+    # Pseudonyms only: an email filter would let researchers map emails to pseudonyms.
+    match = PSEUDONYM.match(value.strip())
+    user_id = db.scalar(select(User.id).where(User.id == int(match.group(1)))) if match else None
     if user_id is None:
-        raise Invalid(f"expert: no expert {value[:80]!r} (give expert-<n> as in the exports, or an email)")
+        raise Invalid(f"expert: no expert {value[:80]!r} (give expert-<n> as in the exports)")
     return user_id
 
 

@@ -21,7 +21,7 @@ def _filter_params() -> list[dict[str, Any]]:
         "category": "one category", "model": "judgments showing this model", "versus": "with model: only this pair",
         "choice": "left, right, tie or both_bad", "tag": "a tag (or 'unacceptable'); with model, on that model's side",
         "criterion": "judgments answering this criterion", "answer": "with criterion: left, right or same",
-        "expert": "expert-<n> as in the exports, or an email", "q": "text in the rationale (case-insensitive, literal)"}
+        "expert": "expert-<n> as in the exports", "q": "text in the rationale (case-insensitive, literal)"}
     return [{"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
             for name, text in described.items()]
 

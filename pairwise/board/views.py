@@ -38,10 +38,12 @@ def leaderboard(pool_name: str) -> Any:
                               bootstrap=None if intervals == "bootstrap" else 0)
     except Problem as exc:
         abort(400, exc.message)
-    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+    criterion = request.args.get("criterion") or None  # a rubric criterion's leaderboard
+    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"],
+                                      criterion=criterion)
     db.commit()
     index = {m: i for i, m in enumerate(board["models"])}
     order = [index[row["model"]] for row in board["rows"]]  # matrices in rank order
     return render_template("board/leaderboard.html", pool=pool, categories=categories,
                            category=category, board=board, options=options, intervals=intervals,
-                           order=order)
+                           order=order, criterion=criterion)
