@@ -66,9 +66,11 @@ def db_cli() -> None:
 def db_recount() -> None:
     """Rebuild the leaderboards' count cells from the judgments (a repair tool)."""
     from .db import get_db
+    from .evidence import rebuild
     from .leaderboards import recount
     db = get_db()
     n = recount(db)
+    rebuild(db)  # artifact marks and rubric answers: derived from the judgments too
     db.commit()
     click.echo(f"count cells rebuilt from {n} judgments")
 

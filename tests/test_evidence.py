@@ -266,3 +266,35 @@ def test_criteria_round_trip_manifest_judgment_export_rank(client, app, runner, 
     bad.write_text("model_left,model_right,choice,unacceptable_left,unacceptable_right\na,b,left,2,0\n")
     result = runner.invoke(["rank", str(bad)])
     assert result.exit_code != 0 and "bad.csv:2: unacceptable_left: expected 1/0" in result.output
+
+
+def test_recount_rebuilds_marks_and_answers(client, app, runner, make_pool, make_user, token_for) -> None:
+    from sqlalchemy import delete
+
+    from pairwise.db import get_db
+    from pairwise.schema import JudgmentCriterion, JudgmentMark
+    make_pool(items=1, tags={"halo": "Halos"}, criteria=CRITERIA)
+    judge_all(client, app, token_for(make_user("expert")), flaw_answers)
+
+    def rows() -> tuple[set[tuple], set[tuple]]:
+        with app.app_context():
+            db = get_db()
+            return ({(m.judgment_id, m.side, m.mark, m.model_id, m.category) for m in db.scalars(select(JudgmentMark))},
+                    {(c.judgment_id, c.criterion, c.answer, c.left_model_id) for c in db.scalars(select(JudgmentCriterion))})
+
+    before = rows()
+    assert len(before[0]) == 4 and len(before[1]) == 3  # 2 halos + 2 unacceptable; 3 texture answers
+    with app.app_context():
+        db = get_db()
+        db.execute(delete(JudgmentMark))
+        db.execute(delete(JudgmentCriterion))
+        db.commit()
+    assert runner.invoke(args=["db", "recount"]).exit_code == 0
+    assert rows() == before
+
+
+def test_judge_page_offers_the_pools_own_tags(client, login, make_pool, make_user) -> None:
+    make_pool(tags={"halo": "Halos", "plastic-skin": "Plastic skin"})
+    login(make_user("expert"))
+    text = client.get("/pools/pool-1/judge").get_data(as_text=True)
+    assert 'value="plastic-skin"' in text and 'value="banding"' not in text
