@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from .errors import Invalid
@@ -25,11 +25,13 @@ from .rubric import ANSWERS, UNACCEPTABLE
 from .schema import (
     Assignment,
     Choice,
+    CriterionCell,
     Image,
     Item,
     Judgment,
     JudgmentCriterion,
     JudgmentMark,
+    MarkCell,
     Model,
     Output,
     Pool,
@@ -42,6 +44,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 MAX_QUERY = 200
 PSEUDONYM = re.compile(r"^expert-([0-9]{1,12})$")
+IN_LIST_MAX = 5000  # matching marks/answers up to which a filter lists judgment ids (see _linked)
 
 
 def pseudonym(expert_id: int) -> str:
@@ -107,10 +110,14 @@ def parse_filters(db: Session, pool: Pool, args: Mapping[str, Any],
         if tag not in pool.vocabulary and tag != UNACCEPTABLE:
             raise Invalid(f"tag: unknown tag {tag[:64]!r} (this pool's: {', '.join(pool.vocabulary)}, "
                           f"{UNACCEPTABLE})")
-        marked = select(JudgmentMark.judgment_id).where(JudgmentMark.pool_id == pool.id, JudgmentMark.mark == tag)
+        mark = JudgmentMark
+        where = [mark.pool_id == pool.id, mark.mark == tag]
+        cells = [MarkCell.pool_id == pool.id, MarkCell.mark == tag]
         if model_id is not None:  # "model M, tag T": T on M's output, not on its opponent's
-            marked = marked.where(JudgmentMark.model_id == model_id)
-        clauses.append(Judgment.id.in_(marked))
+            where.append(mark.model_id == model_id)
+            cells.append(MarkCell.model_id == model_id)
+        matches = db.scalar(select(func.coalesce(func.sum(MarkCell.n), 0)).where(*cells)) or 0
+        clauses.append(_linked(mark, where, matches))
 
     if "answer" in given and "criterion" not in given:
         raise Invalid("answer: give criterion too")
@@ -119,13 +126,16 @@ def parse_filters(db: Session, pool: Pool, args: Mapping[str, Any],
         if given["criterion"] not in names:
             raise Invalid(f"criterion: pool {pool.name!r} has no criterion {given['criterion'][:40]!r} "
                           f"(its criteria: {', '.join(names) or 'none'})")
-        answered = select(JudgmentCriterion.judgment_id).where(
-            JudgmentCriterion.pool_id == pool.id, JudgmentCriterion.criterion == given["criterion"])
+        answer = JudgmentCriterion
+        where = [answer.pool_id == pool.id, answer.criterion == given["criterion"]]
+        cells = [CriterionCell.pool_id == pool.id, CriterionCell.criterion == given["criterion"]]
         if "answer" in given:
             if given["answer"] not in ANSWERS:
                 raise Invalid("answer: left, right or same")
-            answered = answered.where(JudgmentCriterion.answer == given["answer"])
-        clauses.append(Judgment.id.in_(answered))
+            where.append(answer.answer == given["answer"])
+            cells.append(CriterionCell.answer == given["answer"])
+        matches = db.scalar(select(func.coalesce(func.sum(CriterionCell.n), 0)).where(*cells)) or 0
+        clauses.append(_linked(answer, where, matches))
 
     if "expert" in given:
         clauses.append(Judgment.expert_id == _expert_id(db, given["expert"]))
@@ -140,6 +150,20 @@ def parse_filters(db: Session, pool: Pool, args: Mapping[str, Any],
             # autoescape: % and _ in the search text are matched literally, not as wildcards.
             clauses.append(Judgment.rationale.icontains(text, autoescape=True))
     return Filters(pool=pool, args=given, clauses=tuple(clauses))
+
+
+def _linked(table: type[JudgmentMark] | type[JudgmentCriterion], where: list[ColumnElement[bool]],
+            matches: int) -> ColumnElement[bool]:
+    """Judgments with a matching mark or answer row, in the cheaper of two forms.
+
+    The count cells say how many rows match. Few: list their judgment ids
+    (an index range on the side table) and fetch those. Many: walk the newest
+    judgments and probe the side table's primary key for each, which stops as
+    soon as a page is full; listing would read every match first.
+    """
+    if matches <= IN_LIST_MAX:
+        return Judgment.id.in_(select(table.judgment_id).where(*where))
+    return exists().where(table.judgment_id == Judgment.id, *where)
 
 
 def _model_id(db: Session, pool: Pool, name: str, arg: str) -> int:

@@ -2,8 +2,10 @@
 
 Operations (flush only). Each judgment's tags and unacceptable flags become
 :class:`JudgmentMark` rows and its rubric answers :class:`JudgmentCriterion`
-rows, in the judgment's own transaction, so artifact rates, unacceptable rates
-and per-criterion leaderboards are GROUP BYs over small indexed tables.
+rows (for the judgment browser's filters), and each adds one to its count cells
+(:class:`MarkCell`, :class:`CriterionCell`), all in the judgment's own
+transaction: artifact rates, unacceptable rates and per-criterion leaderboards
+read a few hundred counts, whatever the number of judgments.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from sqlalchemy import delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from . import artifacts, ranking
+from .db import dialect_insert
 from .errors import Invalid
 from .leaderboards import ALL, pool_models
 from .rubric import UNACCEPTABLE
-from .schema import Judgment, JudgmentCell, JudgmentCriterion, JudgmentMark, Pool
+from .schema import CriterionCell, Judgment, JudgmentCell, JudgmentCriterion, JudgmentMark, MarkCell, Pool
 
 # A rubric answer counts like a choice: "same" is a tie.
 ANSWER_CHOICE = {"left": "left", "right": "right", "same": "tie"}
@@ -36,18 +39,30 @@ def record(db: Session, judgment: Judgment) -> None:
                    "category": judgment.category, "model_id": model_id} for name in names]
     if marks:
         db.execute(insert(JudgmentMark), marks)
+        for m in marks:  # an upsert, so two experts opening a new cell at once cannot collide
+            db.execute(dialect_insert(db)(MarkCell).values(
+                pool_id=m["pool_id"], category=m["category"], model_id=m["model_id"], mark=m["mark"], n=1)
+                .on_conflict_do_update(index_elements=["pool_id", "category", "model_id", "mark"],
+                                       set_={"n": MarkCell.n + 1}))
     answers = [{"judgment_id": judgment.id, "criterion": name, "answer": answer, "pool_id": judgment.pool_id,
                 "category": judgment.category, "left_model_id": judgment.left_model_id,
                 "right_model_id": judgment.right_model_id}
                for name, answer in sorted((judgment.criteria or {}).items())]
     if answers:
         db.execute(insert(JudgmentCriterion), answers)
+        for a in answers:
+            db.execute(dialect_insert(db)(CriterionCell).values(
+                pool_id=a["pool_id"], criterion=a["criterion"], category=a["category"],
+                left_model_id=a["left_model_id"], right_model_id=a["right_model_id"], answer=a["answer"], n=1)
+                .on_conflict_do_update(
+                    index_elements=["pool_id", "criterion", "category", "left_model_id", "right_model_id", "answer"],
+                    set_={"n": CriterionCell.n + 1}))
 
 
 def rebuild(db: Session) -> None:
-    """Rebuild every mark and answer row from the judgments (a repair tool, like recount)."""
-    db.execute(delete(JudgmentMark))
-    db.execute(delete(JudgmentCriterion))
+    """Rebuild every mark and answer row, and their count cells, from the judgments (a repair tool)."""
+    for table in (JudgmentMark, JudgmentCriterion, MarkCell, CriterionCell):
+        db.execute(delete(table))
     for judgment in db.scalars(select(Judgment).order_by(Judgment.id).execution_options(yield_per=2000)):
         record(db, judgment)
 
@@ -66,14 +81,14 @@ def shown_counts(db: Session, pool: Pool, category: str = ALL) -> dict[int, int]
 
 def mark_counts(db: Session, pool: Pool, category: str = ALL,
                 mark: str | None = None) -> dict[tuple[int, str], int]:
-    """(model id, mark) -> how many judgments put that mark on the model's output."""
-    query = (select(JudgmentMark.model_id, JudgmentMark.mark, func.count())
-             .where(JudgmentMark.pool_id == pool.id)
-             .group_by(JudgmentMark.model_id, JudgmentMark.mark))
+    """(model id, mark) -> how many judgments put that mark on the model's output (from the cells)."""
+    query = (select(MarkCell.model_id, MarkCell.mark, func.sum(MarkCell.n))
+             .where(MarkCell.pool_id == pool.id)
+             .group_by(MarkCell.model_id, MarkCell.mark))
     if category != ALL:
-        query = query.where(JudgmentMark.category == category)
+        query = query.where(MarkCell.category == category)
     if mark is not None:
-        query = query.where(JudgmentMark.mark == mark)
+        query = query.where(MarkCell.mark == mark)
     return {(model_id, name): int(n) for model_id, name, n in db.execute(query)}
 
 
@@ -124,8 +139,8 @@ def criterion_counts(db: Session, pool: Pool, category: str,
     index = {model_id: k for k, (model_id, _name) in enumerate(models)}
     choice_index = {c: k for k, c in enumerate(ranking.CHOICES)}
     counts = np.zeros((len(models), len(models), len(ranking.CHOICES)), dtype=np.int64)
-    c = JudgmentCriterion
-    query = (select(c.left_model_id, c.right_model_id, c.answer, func.count())
+    c = CriterionCell
+    query = (select(c.left_model_id, c.right_model_id, c.answer, func.sum(c.n))
              .where(c.pool_id == pool.id, c.criterion == criterion)
              .group_by(c.left_model_id, c.right_model_id, c.answer))
     if category != ALL:

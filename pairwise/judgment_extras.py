@@ -15,6 +15,7 @@ import io
 import json
 from collections import Counter
 from contextlib import closing
+from operator import itemgetter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -87,29 +88,74 @@ def _category(record: dict[str, Any]) -> str | None:
 
 
 def read_unacceptable(path: Path) -> dict[str, dict[str, Rate]] | None:
-    """category (and "all") -> model -> unacceptable rate; None when the file has no such columns."""
+    """category (and "all") -> model -> unacceptable rate; None when the file has no such columns.
+
+    Like ``judgment_files``, a fast pass tallies the distinct (left, right,
+    marks, category) tuples in C and checks each distinct tuple once; only a
+    bad file is read again row by row, to name the first bad line.
+    """
     path = Path(path)
     if not set(UNACCEPTABLE_COLUMNS) <= _first_keys(path):
         return None
     shown: dict[str, Counter[str]] = {}
     marked: dict[str, Counter[tuple[str, str]]] = {}
-    with closing(_records(path)) as records:
-        _tally_unacceptable(path, records, shown, marked)
+    try:
+        tally = _fast_tally(path)
+        for (left, right, flag_left, flag_right, category), n in tally.items():
+            _count(shown, marked, _checked_name(left), _checked_name(right), _flag(flag_left, ""),
+                   _flag(flag_right, ""), _category({"category": category}), n)
+    except (JudgmentFileError, _BadName, IndexError, KeyError, TypeError, ValueError, AttributeError):
+        shown, marked = {}, {}
+        with closing(_records(path)) as records:
+            _tally_unacceptable(path, records, shown, marked)
     return {view: {r.model: r for r in rates(sorted(counts), ["unacceptable"], counts, marked.get(view, {}))}
             for view, counts in shown.items()}
+
+
+class _BadName(Exception):
+    pass
+
+
+def _checked_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _BadName
+    return value.strip()
+
+
+def _fast_tally(path: Path) -> Counter[tuple[Any, ...]]:
+    columns = ("model_left", "model_right", *UNACCEPTABLE_COLUMNS)
+    with _open(path) as text:
+        if _is_csv(path):
+            rows = csv.reader(text)
+            header = [name.strip() for name in next(rows)]
+            index = [header.index(c) for c in columns]
+            index.append(header.index("category") if "category" in header else len(header))
+            width = len(header)
+            # The extra field stands in for a missing category column.
+            padded = (row[:width] + [""] for row in rows if row)
+            return Counter(map(itemgetter(*index), padded))
+        records = map(json.loads, filter(str.strip, text))
+        return Counter((r["model_left"], r["model_right"], r["unacceptable_left"], r["unacceptable_right"],
+                        r.get("category")) for r in records)
+
+
+def _count(shown: dict[str, Counter[str]], marked: dict[str, Counter[tuple[str, str]]], left: str, right: str,
+           flag_left: bool, flag_right: bool, category: str | None, n: int = 1) -> None:
+    views = [ALL_CATEGORIES] + ([category] if category else [])
+    for model, flag in ((left, flag_left), (right, flag_right)):
+        for view in views:
+            shown.setdefault(view, Counter())[model] += n
+            if flag:
+                marked.setdefault(view, Counter())[model, "unacceptable"] += n
 
 
 def _tally_unacceptable(path: Path, records: Iterator[tuple[int, dict[str, Any]]],
                         shown: dict[str, Counter[str]], marked: dict[str, Counter[tuple[str, str]]]) -> None:
     for line, record in records:
-        sides = (_name(record, "model_left", path.name, line), _name(record, "model_right", path.name, line))
-        views = [ALL_CATEGORIES] + ([c] if (c := _category(record)) else [])
-        for model, column in zip(sides, UNACCEPTABLE_COLUMNS):
-            flag = _flag(record.get(column), f"{path.name}:{line}: {column}")
-            for view in views:
-                shown.setdefault(view, Counter())[model] += 1
-                if flag:
-                    marked.setdefault(view, Counter())[model, "unacceptable"] += 1
+        left = _name(record, "model_left", path.name, line)
+        right = _name(record, "model_right", path.name, line)
+        flags = [_flag(record.get(column), f"{path.name}:{line}: {column}") for column in UNACCEPTABLE_COLUMNS]
+        _count(shown, marked, left, right, flags[0], flags[1], _category(record))
 
 
 def _flag(value: Any, where: str) -> bool:

@@ -286,15 +286,12 @@ class JudgmentMark(Base):
     """One mark on one side of a judgment: an artifact tag, or ``unacceptable``.
 
     Copied from the judgment's tags and unacceptable flags in the same
-    transaction, with the marked model and category, so artifact rates are one
-    GROUP BY over marks and the judgment browser filters by tag through an index.
+    transaction, with the marked model and category, so the judgment browser
+    filters by tag through an index (rates come from :class:`MarkCell`).
     """
 
     __tablename__ = "judgment_mark"
-    __table_args__ = (
-        Index("ix_judgment_mark_rates", "pool_id", "mark", "category", "model_id"),
-        Index("ix_judgment_mark_browse", "pool_id", "mark", "judgment_id"),
-    )
+    __table_args__ = (Index("ix_judgment_mark_browse", "pool_id", "mark", "judgment_id"),)
 
     judgment_id: Mapped[int] = mapped_column(ForeignKey("judgment.id", ondelete="CASCADE"), primary_key=True)
     side: Mapped[str] = mapped_column(String(5), primary_key=True)  # left | right
@@ -308,11 +305,7 @@ class JudgmentCriterion(Base):
     """One rubric answer of one judgment (left | right | same), with the pair it compares."""
 
     __tablename__ = "judgment_criterion"
-    __table_args__ = (
-        Index("ix_judgment_criterion_cells", "pool_id", "criterion", "category", "left_model_id",
-              "right_model_id", "answer"),
-        Index("ix_judgment_criterion_browse", "pool_id", "criterion", "answer", "judgment_id"),
-    )
+    __table_args__ = (Index("ix_judgment_criterion_browse", "pool_id", "criterion", "answer", "judgment_id"),)
 
     judgment_id: Mapped[int] = mapped_column(ForeignKey("judgment.id", ondelete="CASCADE"), primary_key=True)
     criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -321,3 +314,33 @@ class JudgmentCriterion(Base):
     category: Mapped[str] = mapped_column(String(64))
     left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
     right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+
+
+class MarkCell(Base):
+    """How many judgments put each mark on each model's outputs, per category.
+
+    Kept in the judgment's transaction like :class:`JudgmentCell`, so artifact
+    and unacceptable rates read a few hundred counts, never the marks.
+    """
+
+    __tablename__ = "mark_cell"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class CriterionCell(Base):
+    """How many answers fell in each (category, criterion, left, right, answer) cell."""
+
+    __tablename__ = "criterion_cell"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)

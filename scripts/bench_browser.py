@@ -94,7 +94,14 @@ def add_evidence(engine, data: base.Synthetic, seed: int) -> dict[str, float]:
                     conn.execute(update(Judgment).where(Judgment.id == bindparam("jid"))
                                  .values({column: bindparam("tags")}).execution_options(synchronize_session=False),
                                  [{"jid": r["jid"], "tags": r["tags"]} for r in rows])
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # the count cells, as the judgments' transactions would have kept them
+        conn.execute(text("INSERT INTO mark_cell (pool_id, category, model_id, mark, n) "
+                          "SELECT pool_id, category, model_id, mark, COUNT(*) FROM judgment_mark "
+                          "GROUP BY pool_id, category, model_id, mark"))
+        conn.execute(text("INSERT INTO criterion_cell (pool_id, criterion, category, left_model_id, right_model_id, "
+                          "answer, n) SELECT pool_id, criterion, category, left_model_id, right_model_id, answer, "
+                          "COUNT(*) FROM judgment_criterion "
+                          "GROUP BY pool_id, criterion, category, left_model_id, right_model_id, answer"))
         rare = sorted(rng.choice(data.n, size=100, replace=False) + 1)
         conn.execute(update(Judgment).where(Judgment.id.in_([int(r) for r in rare]))
                      .values(rationale=RARE))
@@ -114,15 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items-per-category", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="SQLite only: keep the database in this folder, and reuse it when it is there")
     args = parser.parse_args(argv)
 
-    workdir = Path(tempfile.mkdtemp(prefix="pairwise-bench-browser-"))
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="pairwise-bench-browser-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    reuse = args.keep is not None and (workdir / "bench.db").exists()
     try:
         with base.database(args.database_url, workdir) as url:
             engine = make_engine(url)
             data = base.synthetic(args.judgments, args.models, args.categories, args.items_per_category, args.seed)
-            seeded = base.seed_database(engine, data)
-            seeded.seconds.update(add_evidence(engine, data, args.seed))
+            if reuse:
+                seeded = fresh_logins(engine)
+            else:
+                seeded = base.seed_database(engine, data)
+                seeded.seconds.update(add_evidence(engine, data, args.seed))
             with engine.connect() as conn:
                 expert_id = conn.scalar(select(User.id).where(User.email == "seed-expert-03@bench.example"))
             engine.dispose()
@@ -132,8 +146,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  seeding: {what}: {seconds:.1f} s")
             run(url, workdir / "images", data, seeded, expert_id, args.repeat)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def fresh_logins(engine) -> base.Seeded:
+    """A new researcher token on a kept database (tokens are stored hashed only)."""
+    from sqlalchemy.orm import Session
+
+    from pairwise.auth import create_token, find_user
+    with Session(engine) as db:
+        token = create_token(db, find_user(db, "researcher@bench.example"))
+        db.commit()
+    return base.Seeded(researcher_email="researcher@bench.example", researcher_token=token, expert_token="",
+                       seconds={"reused": 0.0})
 
 
 def run(url: str, image_dir: Path, data: base.Synthetic, seeded: base.Seeded, expert_id: int, repeat: int) -> None:

@@ -272,7 +272,7 @@ def test_recount_rebuilds_marks_and_answers(client, app, runner, make_pool, make
     from sqlalchemy import delete
 
     from pairwise.db import get_db
-    from pairwise.schema import JudgmentCriterion, JudgmentMark
+    from pairwise.schema import CriterionCell, JudgmentCriterion, JudgmentMark, MarkCell
     make_pool(items=1, tags={"halo": "Halos"}, criteria=CRITERIA)
     judge_all(client, app, token_for(make_user("expert")), flaw_answers)
 
@@ -280,14 +280,18 @@ def test_recount_rebuilds_marks_and_answers(client, app, runner, make_pool, make
         with app.app_context():
             db = get_db()
             return ({(m.judgment_id, m.side, m.mark, m.model_id, m.category) for m in db.scalars(select(JudgmentMark))},
-                    {(c.judgment_id, c.criterion, c.answer, c.left_model_id) for c in db.scalars(select(JudgmentCriterion))})
+                    {(c.judgment_id, c.criterion, c.answer, c.left_model_id) for c in db.scalars(select(JudgmentCriterion))},
+                    {(c.model_id, c.mark, c.n) for c in db.scalars(select(MarkCell))},
+                    {(c.left_model_id, c.right_model_id, c.answer, c.n) for c in db.scalars(select(CriterionCell))})
 
     before = rows()
     assert len(before[0]) == 4 and len(before[1]) == 3  # 2 halos + 2 unacceptable; 3 texture answers
+    model_a_marks = {(mark, n) for (_m, mark, n) in before[2]}
+    assert model_a_marks == {("halo", 2), ("unacceptable", 2)} and sum(c[3] for c in before[3]) == 3
     with app.app_context():
         db = get_db()
-        db.execute(delete(JudgmentMark))
-        db.execute(delete(JudgmentCriterion))
+        for table in (JudgmentMark, JudgmentCriterion, MarkCell, CriterionCell):
+            db.execute(delete(table))
         db.commit()
     assert runner.invoke(args=["db", "recount"]).exit_code == 0
     assert rows() == before

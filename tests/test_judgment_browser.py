@@ -64,7 +64,11 @@ def all_judgments(app) -> list[Any]:
         return list(get_db().scalars(select(Judgment).order_by(Judgment.id.desc())))
 
 
-def test_filters_match_the_database_and_the_download(client, app, judged, login, make_user, researcher) -> None:
+@pytest.mark.parametrize("in_list_max", [5000, 0], ids=["listed ids", "probed per judgment"])
+def test_filters_match_the_database_and_the_download(client, app, judged, login, make_user, researcher,
+                                                     monkeypatch, in_list_max) -> None:
+    from pairwise import browse
+    monkeypatch.setattr(browse, "IN_LIST_MAX", in_list_max)  # both forms of the tag and criterion filters
     login(make_user("researcher"))
     everything = all_judgments(app)
     model_ids = {j.left_model_id for j in everything} | {j.right_model_id for j in everything}

@@ -2,7 +2,7 @@
 
 Revision ID: 0009
 Revises: 0002
-Create Date: 2026-12-01 14:21:24.742715
+Create Date: 2026-12-01 14:42:27.858567
 """
 
 from __future__ import annotations
@@ -18,6 +18,29 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('criterion_cell',
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('criterion', sa.String(length=40), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
+    sa.Column('left_model_id', sa.Integer(), nullable=False),
+    sa.Column('right_model_id', sa.Integer(), nullable=False),
+    sa.Column('answer', sa.String(length=8), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['left_model_id'], ['model.id'], name=op.f('fk_criterion_cell_left_model_id_model'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['pool_id'], ['pool.id'], name=op.f('fk_criterion_cell_pool_id_pool'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['right_model_id'], ['model.id'], name=op.f('fk_criterion_cell_right_model_id_model'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('pool_id', 'criterion', 'category', 'left_model_id', 'right_model_id', 'answer', name=op.f('pk_criterion_cell'))
+    )
+    op.create_table('mark_cell',
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
+    sa.Column('model_id', sa.Integer(), nullable=False),
+    sa.Column('mark', sa.String(length=64), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['model_id'], ['model.id'], name=op.f('fk_mark_cell_model_id_model'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['pool_id'], ['pool.id'], name=op.f('fk_mark_cell_pool_id_pool'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('pool_id', 'category', 'model_id', 'mark', name=op.f('pk_mark_cell'))
+    )
     op.create_table('judgment_criterion',
     sa.Column('judgment_id', sa.Integer(), nullable=False),
     sa.Column('criterion', sa.String(length=40), nullable=False),
@@ -34,7 +57,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('judgment_criterion', schema=None) as batch_op:
         batch_op.create_index('ix_judgment_criterion_browse', ['pool_id', 'criterion', 'answer', 'judgment_id'], unique=False)
-        batch_op.create_index('ix_judgment_criterion_cells', ['pool_id', 'criterion', 'category', 'left_model_id', 'right_model_id', 'answer'], unique=False)
 
     op.create_table('judgment_mark',
     sa.Column('judgment_id', sa.Integer(), nullable=False),
@@ -50,7 +72,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('judgment_mark', schema=None) as batch_op:
         batch_op.create_index('ix_judgment_mark_browse', ['pool_id', 'mark', 'judgment_id'], unique=False)
-        batch_op.create_index('ix_judgment_mark_rates', ['pool_id', 'mark', 'category', 'model_id'], unique=False)
 
     with op.batch_alter_table('judgment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unacceptable_left', sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -87,6 +108,11 @@ def _mark_existing_tags() -> None:
             rows = []
     if rows:
         bind.execute(mark.insert(), rows)
+    op.execute(
+        "INSERT INTO mark_cell (pool_id, category, model_id, mark, n) "
+        "SELECT pool_id, category, model_id, mark, COUNT(*) FROM judgment_mark "
+        "GROUP BY pool_id, category, model_id, mark"
+    )
 
 
 def downgrade() -> None:
@@ -105,12 +131,12 @@ def downgrade() -> None:
         batch_op.drop_column('unacceptable_left')
 
     with op.batch_alter_table('judgment_mark', schema=None) as batch_op:
-        batch_op.drop_index('ix_judgment_mark_rates')
         batch_op.drop_index('ix_judgment_mark_browse')
 
     op.drop_table('judgment_mark')
     with op.batch_alter_table('judgment_criterion', schema=None) as batch_op:
-        batch_op.drop_index('ix_judgment_criterion_cells')
         batch_op.drop_index('ix_judgment_criterion_browse')
 
     op.drop_table('judgment_criterion')
+    op.drop_table('mark_cell')
+    op.drop_table('criterion_cell')
