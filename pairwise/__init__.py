@@ -51,8 +51,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .account.views import bp as account_bp
     from .api.views import bp as api_bp
     from .board.views import bp as board_bp
+    from .browser.views import bp as browser_bp
     from .judge.views import bp as judge_bp
     from .media.views import bp as media_bp
-    for blueprint in (account_bp, judge_bp, board_bp, media_bp, api_bp):
+    for blueprint in (account_bp, judge_bp, board_bp, media_bp, api_bp, browser_bp):
         app.register_blueprint(blueprint)
     return app

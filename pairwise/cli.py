@@ -67,9 +67,11 @@ def db_cli() -> None:
 def db_recount() -> None:
     """Rebuild the leaderboards' count cells from the judgments (a repair tool)."""
     from .db import get_db
+    from .evidence import rebuild
     from .leaderboards import recount
     db = get_db()
     n = recount(db)
+    rebuild(db)  # artifact marks and rubric answers: derived from the judgments too
     db.commit()
     click.echo(f"count cells rebuilt from {n} judgments")
 
@@ -302,9 +304,10 @@ def fit_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 @main.command("leaderboard")
 @click.argument("pool_name", metavar="POOL")
 @fit_flags
+@click.option("--criterion", default=None, help="rank by one rubric criterion's answers instead of the overall choice")
 @one_line_errors
 def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, position: bool,
-                bootstrap: int | None) -> None:
+                bootstrap: int | None, criterion: str | None) -> None:
     """Print a pool's leaderboard from the database."""
     from . import leaderboard_formats, leaderboards, pools
     from .context import fit_options
@@ -313,7 +316,7 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
     pool = pools.get_pool(db, pool_name)
     category = pools.require_category(db, pool, category or leaderboards.ALL)
     board = leaderboards.build_cached(db, pool, category, fit_options(ties, position, bootstrap),
-                                      current_app.config["HOURLY_RATE"])
+                                      current_app.config["HOURLY_RATE"], criterion=criterion)
     db.commit()
     click.echo(leaderboard_formats.render([board], fmt), nl=False)
 
@@ -321,6 +324,22 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
 # `pairwise rank` lives in rank_cli (no Flask, no database: fast start-up);
 # listed here so `pairwise --help` shows it.
 main.add_command(rank_cli)
+
+
+@main.command("artifacts")
+@click.argument("pool_name", metavar="POOL")
+@click.option("--category", default=None, help="one category (default: all categories)")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@one_line_errors
+def artifacts_command(pool_name: str, category: str | None, fmt: str) -> None:
+    """Artifact-tag rates per model (flagged / shown, 95 % Wilson interval), and which tags set a model apart."""
+    from . import artifact_formats, evidence, leaderboards, pools
+    from .db import get_db
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    category = pools.require_category(db, pool, category or leaderboards.ALL)
+    table = evidence.artifact_rates(db, pool, category)
+    click.echo(artifact_formats.render(pool.name, category, table, pool.vocabulary, fmt), nl=False)
 
 
 # ----- export --------------------------------------------------------------------------

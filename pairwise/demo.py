@@ -104,7 +104,21 @@ def _simulate(db: Session, pool: Pool, n: int, rng: np.random.Generator) -> int:
         choice = "tie" if u > 0.92 else ("left" if rng.random() < p_left else "right")
         # A plausible pace (about a minute a pair), so cost estimates mean something.
         answered = assignment.issued_at + timedelta(seconds=float(20 + rng.gamma(3.0, 15.0)))
+        marks = {side: _flaw_marks(model_of[output], rng)
+                 for side, output in (("left", assignment.left_output_id), ("right", assignment.right_output_id))}
         judging.record_judgment(db, assignment.id, expert, {
-            "choice": choice, "rationale": "simulated demo judgment (not a real expert)"}, now=answered)
+            "choice": choice, "rationale": "simulated demo judgment (not a real expert)",
+            "tags": {side: tags for side, (tags, _bad) in marks.items()},
+            "unacceptable": {side: bad for side, (_tags, bad) in marks.items()}}, now=answered)
         made += 1
     return made
+
+
+def _flaw_marks(model: str, rng: np.random.Generator) -> tuple[list[str], bool]:
+    """A simulated expert spots a model's own flaw most of the time, and now and
+    then calls a flawed output unacceptable; so the artifact heat map lights up
+    where the flaws are."""
+    flaw = synthetic.FLAW_TAGS.get(model)
+    if flaw is None:
+        return [], bool(rng.random() < 0.03)
+    return ([flaw] if rng.random() < 0.7 else []), bool(rng.random() < 0.2)

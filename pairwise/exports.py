@@ -8,31 +8,36 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
 from . import csv_safe
 from .schema import Assignment, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
-           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id")
+           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id",
+           "unacceptable_left", "unacceptable_right")
+# CSV adds one column per rubric criterion of the pool, named with this prefix
+# (left | right | same, empty when unanswered); JSONL rows carry "criteria": {...}.
+CRITERION_PREFIX = "criterion_"
 FORMATS = ("csv", "jsonl", "pwcmp")
 # The long table of pwcmp (Perez-Ortiz & Mantiuk's pairwise-comparison toolbox):
 # pw_scale_table(T, 'scene') reads these first five columns; the rest ride along.
 PWCMP_COLUMNS = ("observer", "scene", "condition_A", "condition_B", "selected_A", "choice", "item")
 
 
-def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
+def judgment_rows(db: Session, pool: Pool,
+                  where: Sequence[ColumnElement[bool]] = ()) -> Iterator[dict[str, Any]]:
     left, right = aliased(Model), aliased(Model)
     query = (select(Judgment, Item.external_id, left.name, right.name)
              .join(Assignment, Assignment.id == Judgment.assignment_id)
              .join(Item, Item.id == Assignment.item_id)
              .join(left, left.id == Judgment.left_model_id)
              .join(right, right.id == Judgment.right_model_id)
-             .where(Judgment.pool_id == pool.id)
+             .where(Judgment.pool_id == pool.id, *where)
              .order_by(Judgment.id)
              .execution_options(yield_per=2000))  # streamed, never all in memory
     for judgment, item, model_left, model_right in db.execute(query):
@@ -51,6 +56,9 @@ def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
             "seconds": round(judgment.seconds, 1),
             "created_at": judgment.created_at.isoformat(timespec="seconds") + "Z",
             "judgment_id": judgment.id,
+            "unacceptable_left": judgment.unacceptable_left,
+            "unacceptable_right": judgment.unacceptable_right,
+            "criteria": dict(judgment.criteria or {}),
         }
 
 
@@ -73,13 +81,15 @@ def _csv_chunks(header: tuple[str, ...], records: Iterator[tuple[Any, ...]]) -> 
     yield buffer.getvalue()
 
 
-def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+def as_csv(rows: Iterator[dict[str, Any]], criteria: Sequence[str] = ()) -> Iterator[str]:
     def records() -> Iterator[tuple[Any, ...]]:
         for row in rows:
-            flat = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"])}
-            yield tuple(flat[c] for c in COLUMNS)
+            flat = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"]),
+                    "unacceptable_left": int(row["unacceptable_left"]),
+                    "unacceptable_right": int(row["unacceptable_right"])}
+            yield (*(flat[c] for c in COLUMNS), *(row["criteria"].get(name, "") for name in criteria))
 
-    return _csv_chunks(COLUMNS, records())
+    return _csv_chunks((*COLUMNS, *(CRITERION_PREFIX + name for name in criteria)), records())
 
 
 def as_pwcmp(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
@@ -98,6 +108,9 @@ def as_pwcmp(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     return _csv_chunks(PWCMP_COLUMNS, records())
 
 
-def stream(db: Session, pool: Pool, fmt: str) -> Iterator[str]:
-    rows = judgment_rows(db, pool)
-    return {"csv": as_csv, "jsonl": as_jsonl, "pwcmp": as_pwcmp}[fmt](rows)
+def stream(db: Session, pool: Pool, fmt: str, where: Sequence[ColumnElement[bool]] = ()) -> Iterator[str]:
+    """``where``: extra clauses on Judgment (the judgment browser's filters)."""
+    rows = judgment_rows(db, pool, where)
+    if fmt == "csv":
+        return as_csv(rows, [c["name"] for c in pool.criteria or []])
+    return {"jsonl": as_jsonl, "pwcmp": as_pwcmp}[fmt](rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +12,14 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import scheduling
+from . import evidence, rubric, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
 from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
 from .vocabulary import TAGS
+
+NO_CRITERIA: tuple[dict[str, Any], ...] = ()
 
 MAX_RATIONALE = 5000
 
@@ -113,13 +116,15 @@ class Answer:
     rationale: str
     tags_left: list[str]
     tags_right: list[str]
+    extras: rubric.Extras = rubric.Extras()
 
 
-def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
+def parse_answer(body: Any, *, rationale_min_chars: int, vocabulary: dict[str, str] = TAGS,
+                 criteria: Sequence[dict[str, Any]] = NO_CRITERIA) -> Answer:
     """Check a judgment body; raise Invalid naming the first bad field."""
     if not isinstance(body, dict):
         raise Invalid("body: expected a JSON object with choice, rationale and tags")
-    unknown = set(body) - {"choice", "rationale", "tags"}
+    unknown = set(body) - {"choice", "rationale", "tags", "unacceptable", "criteria"}
     if unknown:
         raise Invalid(f"{sorted(unknown)[0]}: unknown field")
     try:
@@ -145,11 +150,11 @@ def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
         values = tags.get(side, [])
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise Invalid(f"tags.{side}: expected a list of tag names")
-        for v in values:
-            if v not in TAGS:
-                raise Invalid(f"tags.{side}: unknown tag {v!r} (known: {', '.join(TAGS)})")
+        rubric.check_tag_names(side, values, vocabulary)
         sides[side] = sorted(set(values))
-    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"])
+    extras = rubric.parse_extras(body, both_bad=choice == Choice.both_bad, criteria=criteria)
+    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"],
+                  extras=extras)
 
 
 def get_assignment(db: Session, assignment_id: int, expert: User) -> Assignment:
@@ -173,7 +178,8 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
                    "ask for a new pair")
     pool = db.get(Pool, assignment.pool_id)
     assert pool is not None
-    answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars)
+    answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars, vocabulary=pool.vocabulary,
+                          criteria=pool.criteria or NO_CRITERIA)
     # Closing the assignment is the commit point of a racing pair of
     # submissions: the second finds it closed (PostgreSQL waits on the row
     # lock, SQLite on the write lock) and is refused.
@@ -190,10 +196,13 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
         rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
         seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
         low_output_id=low, high_output_id=high,
+        unacceptable_left=answer.extras.unacceptable_left, unacceptable_right=answer.extras.unacceptable_right,
+        criteria=answer.extras.criteria or None,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here
     count_in_cell(db, judgment)
+    evidence.record(db, judgment)
     return judgment
 
 

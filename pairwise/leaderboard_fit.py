@@ -107,5 +107,7 @@ def download_name(board: dict, extension: str) -> str:
              f"pos-{int(bool(settings['position']))}", method, f"seed-{p['seed']}", p["data_digest"][:12]]
     if board.get("style"):
         parts.insert(-1, "style")
+    if board.get("criterion"):
+        parts.insert(2, f"criterion-{board['criterion']}")
     safe = "_".join("".join(c if c.isalnum() or c in "-." else "-" for c in str(part)) for part in parts)
     return f"{safe}.{extension}"

@@ -25,7 +25,9 @@ PROVENANCE_COLUMNS = ("interval_method", "ties_mode", "position", "bootstrap_rou
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
            "rating", "rank_ci_low", "rank_ci_high", "p_best", "flags",
            "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category",
-           "p_correct_order_next", "verdict_next", *PROVENANCE_COLUMNS)
+           "p_correct_order_next", "verdict_next",
+           "unacceptable", "unacceptable_rate", "unacceptable_ci_low", "unacceptable_ci_high", "criterion",
+           *PROVENANCE_COLUMNS)
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -153,7 +155,7 @@ def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     writer = csv_safe.dict_writer(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for board in boards:
-        writer.writerows(board["rows"])
+        writer.writerows({**row, "criterion": board.get("criterion")} for row in board["rows"])
     return buffer.getvalue()
 
 
@@ -161,6 +163,8 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
     blocks = []
     for board in boards:
         title = f"{board['pool'] or 'file'} / {board['category']}: {board['judgments']} judgments"
+        if board.get("criterion"):
+            title += f" (criterion {board['criterion']!r})"
         header = (f"{'rank':>4}  {'model':<24} {'score':>7}  {'95% CI':>17}  {'rank CI':>7}  "
                   f"{'W':>5} {'L':>5} {'T':>5}  {'P(best)':>7}  flags")
         lines = [title, header, "-" * len(header)]
@@ -168,7 +172,8 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
             ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
             rank_ci = f"{r['rank_ci_low']}-{r['rank_ci_high']}"
             lines.append(f"{r['rank']:>4}  {r['model'][:24]:<24} {_fmt(r['score']):>7}  {ci:>17}  {rank_ci:>7}  "
-                         f"{r['wins']:>5} {r['losses']:>5} {r['ties']:>5}  {_fmt(r['p_best'], 3):>7}  {r['flags']}")
+                         f"{r['wins']:>5} {r['losses']:>5} {r['ties']:>5}  {_fmt(r['p_best'], 3):>7}  {r['flags']}"
+                         + _unacceptable(r))
         for s in board["separation"]:
             if not s["distinguishable"]:
                 lines.append(f"  tied: {s['upper']} ~ {s['lower']}: {separation_sentence(s)}")
@@ -198,6 +203,13 @@ def separation_sentence(s: dict[str, Any]) -> str:
     if s.get("verdict") == "estimated equal":
         return "estimated equal: no difference to separate"
     return f"{now}; not separable at a practical budget (over {s.get('budget', 0):,} judgments)"
+
+
+def _unacceptable(row: dict[str, Any]) -> str:
+    if row.get("unacceptable_rate") is None:
+        return ""
+    return (f"  unacceptable {100 * row['unacceptable_rate']:.0f}% "
+            f"[{100 * row['unacceptable_ci_low']:.0f}-{100 * row['unacceptable_ci_high']:.0f}%]")
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:

@@ -84,27 +84,34 @@ def recent_median_seconds(db: Session, pool: Pool) -> float | None:
 
 
 def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptions = FitOptions(),
-                 hourly_rate: float | None = None) -> dict[str, Any]:
+                 hourly_rate: float | None = None, criterion: str | None = None) -> dict[str, Any]:
     """The leaderboard as a plain dict, from the cache when nothing has changed.
 
     The key digests the counts themselves (and the options and cost inputs), so
     one new judgment means a new key: a cached board is never stale. Flushes a
     new entry; the caller commits.
     """
+    from . import evidence  # it imports this module
+
     options = options.check()
-    models, counts = cell_counts(db, pool, category)
+    if criterion is None:
+        models, counts = cell_counts(db, pool, category)
+    else:  # a rubric criterion's answers, fitted by the same engine
+        models, counts = evidence.criterion_counts(db, pool, category, criterion)
     scheduler = pool.scheduler if pool.scheduler in SCHEDULERS else "uniform"
     # Every judgment changes the counts and so the key; the pace behind the
     # cost model changes only with judgments too, so it need not be in it.
     key = hashlib.sha256(json.dumps([
         CACHE_VERSION, pool.id, category, list(models), ranking.digest(counts), options.__dict__, hourly_rate,
         scheduler,
+        criterion,
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
-        return json.loads(cached.payload)
+        return evidence.annotate(db, pool, category, json.loads(cached.payload))
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     board = as_dict(fit_counts(pool.name, category, models, counts, options, cost, scheduler))
+    board["criterion"] = board["provenance"]["criterion"] = criterion
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
                                               LeaderboardCache.created_at < utcnow() - timedelta(days=CACHE_DAYS)))
     keep = (select(LeaderboardCache.key).where(LeaderboardCache.pool_id == pool.id)
@@ -115,4 +122,4 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     db.execute(dialect_insert(db)(LeaderboardCache)
                .values(key=key, pool_id=pool.id, payload=json.dumps(board), created_at=utcnow())
                .on_conflict_do_nothing(index_elements=["key"]))
-    return board
+    return evidence.annotate(db, pool, category, board)

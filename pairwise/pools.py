@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import imaging
+from . import imaging, rubric
 from .errors import Conflict, Invalid, NotFound
 from .manifest import CATEGORY, POOL_NAME, RESERVED_CATEGORIES, Manifest, ManifestError, check_item_fields
 from .schema import Image, Item, JudgmentCell, Model, Output, Pool
@@ -28,7 +28,7 @@ from .storage import ImageStore
 
 SCHEDULERS = ("uniform",)
 SETTINGS = ("rationale_min_chars", "scheduler", "overlap_share", "gold_share", "open", "categories",
-            "resample_outputs")
+            "resample_outputs", "tags", "criteria")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
                 raise Invalid("settings.categories: a non-empty list of lowercase category slugs "
                               "(not 'all'), or null")
             value = sorted(set(value))
+        elif key == "tags":
+            value = rubric.check_tags(value)
+        elif key == "criteria":
+            value = rubric.check_criteria(value)
         clean[key] = value
     return clean
 

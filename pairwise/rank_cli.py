@@ -41,21 +41,29 @@ def _default_seed() -> int:
               help="seed of the bootstrap and rank draws (default: PAIRWISE_BOOTSTRAP_SEED)")
 @click.option("--scheduler", type=click.Choice(["uniform", "active"]), default="uniform", show_default=True,
               help="how more judgments would be issued, for the judgments a separation needs")
+@click.option("--criterion", default=None,
+              help="rank by a rubric criterion's answers (column criterion_<name>, or JSONL 'criteria')")
 def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool, bootstrap: int,
-         seed: int | None, scheduler: str) -> None:
+         seed: int | None, scheduler: str, criterion: str | None) -> None:
     """Fit leaderboards offline from a judgments CSV/JSONL file; no database.
 
     Needs columns model_left, model_right and choice (left, right, tie,
     both_bad); with a category column, each category is ranked apart too.
+    With unacceptable_left/unacceptable_right columns, each model's
+    unacceptable rate is added to its row.
     """
-    from . import judgment_files, leaderboard_formats
+    from . import artifacts, judgment_extras, judgment_files, leaderboard_formats
     from .errors import Problem
     from .leaderboard_fit import FitOptions, fit_counts
 
     try:
         options = FitOptions(ties=ties, position=position, bootstrap=bootstrap,
                              seed=_default_seed() if seed is None else seed).check(offline=True)
-        tables = judgment_files.read_judgments(file)
+        if criterion is None:
+            tables = judgment_files.read_judgments(file)
+        else:
+            tables = judgment_extras.read_criterion(file, criterion)
+        unacceptable = judgment_extras.read_unacceptable(file)
     except judgment_files.JudgmentFileError as exc:
         raise click.ClickException(str(exc)) from None
     except Problem as exc:
@@ -67,6 +75,10 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool, 
     boards = [leaderboard_formats.as_dict(fit_counts(None, t.category, t.models, t.counts, options,
                                                      scheduler=scheduler))
               for t in tables]
+    for board in boards:
+        board["criterion"] = criterion
+        if unacceptable is not None:
+            artifacts.add_unacceptable(board, unacceptable.get(board["category"], {}))
     click.echo(leaderboard_formats.render(boards, fmt), nl=False)
 
 

@@ -113,6 +113,10 @@ class Pool(Base):
     # Resample every output to its item's source size on import, so that
     # output dimensions cannot tell models apart (see imaging.normalise).
     resample_outputs: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The pool's artifact vocabulary (slug -> label); None: the built-in list.
+    tags: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Rubric criteria answered per pair: [{"name", "label", "required"}].
+    criteria: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -123,7 +127,15 @@ class Pool(Base):
             "open": self.is_open,
             "categories": self.allowed_categories,
             "resample_outputs": self.resample_outputs,
+            "tags": self.vocabulary,
+            "criteria": list(self.criteria or []),
         }
+
+    @property
+    def vocabulary(self) -> dict[str, str]:
+        """The artifact tags experts may put on this pool's outputs."""
+        from .vocabulary import TAGS
+        return dict(self.tags) if self.tags else dict(TAGS)
 
 
 class Image(Base):
@@ -235,6 +247,12 @@ class Judgment(Base):
         Index("ix_judgment_pool_recent", "pool_id", "id"),  # a pool's latest judgments, newest first
         # No expert judges the same (item, two outputs) twice, whatever the sides.
         Index("uq_judgment_expert_pair", "expert_id", "low_output_id", "high_output_id", unique=True),
+        # The judgment browser's filters, each ending in id for keyset pages.
+        Index("ix_judgment_browse_category", "pool_id", "category", "id"),
+        Index("ix_judgment_browse_left", "pool_id", "left_model_id", "id"),
+        Index("ix_judgment_browse_right", "pool_id", "right_model_id", "id"),
+        Index("ix_judgment_browse_pair", "pool_id", "left_model_id", "right_model_id", "id"),
+        Index("ix_judgment_browse_expert", "pool_id", "expert_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -258,6 +276,11 @@ class Judgment(Base):
     # request body: a retry whose response was lost is recognised (submissions.py).
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_sha256: Mapped[str | None] = mapped_column(String(64))
+    # "Would not ship" per side; both_bad sets both.
+    unacceptable_left: Mapped[bool] = mapped_column(default=False, server_default=false())
+    unacceptable_right: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Rubric answers: criterion name -> left | right | same (answered ones only).
+    criteria: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -349,3 +372,67 @@ class ImportJob(Base):
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class JudgmentMark(Base):
+    """One mark on one side of a judgment: an artifact tag, or ``unacceptable``.
+
+    Copied from the judgment's tags and unacceptable flags in the same
+    transaction, with the marked model and category, so the judgment browser
+    filters by tag through an index (rates come from :class:`MarkCell`).
+    """
+
+    __tablename__ = "judgment_mark"
+    __table_args__ = (Index("ix_judgment_mark_browse", "pool_id", "mark", "judgment_id"),)
+
+    judgment_id: Mapped[int] = mapped_column(ForeignKey("judgment.id", ondelete="CASCADE"), primary_key=True)
+    side: Mapped[str] = mapped_column(String(5), primary_key=True)  # left | right
+    mark: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+
+
+class JudgmentCriterion(Base):
+    """One rubric answer of one judgment (left | right | same), with the pair it compares."""
+
+    __tablename__ = "judgment_criterion"
+    __table_args__ = (Index("ix_judgment_criterion_browse", "pool_id", "criterion", "answer", "judgment_id"),)
+
+    judgment_id: Mapped[int] = mapped_column(ForeignKey("judgment.id", ondelete="CASCADE"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(8))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+
+
+class MarkCell(Base):
+    """How many judgments put each mark on each model's outputs, per category.
+
+    Kept in the judgment's transaction like :class:`JudgmentCell`, so artifact
+    and unacceptable rates read a few hundred counts, never the marks.
+    """
+
+    __tablename__ = "mark_cell"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class CriterionCell(Base):
+    """How many answers fell in each (category, criterion, left, right, answer) cell."""
+
+    __tablename__ = "criterion_cell"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 __all__ = [
     "CATEGORIES",
+    "FLAW_TAGS",
     "MODELS",
     "TRUE_QUALITY",
     "make_instruction",
@@ -535,4 +536,12 @@ TRUE_QUALITY: dict[str, float] = {
     "halo-sharpen": 0.0,
     "posterize": -0.5,
     "colour-cast": -0.9,
+}
+
+# Each flawed model's flaw as the artifact tag an expert would put on it.
+FLAW_TAGS: dict[str, str] = {
+    "halo-sharpen": "halo",
+    "posterize": "banding",
+    "colour-cast": "colour_cast",
+    "over-smooth": "over_smoothing",
 }

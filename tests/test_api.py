@@ -333,8 +333,8 @@ def test_a_racing_second_submission_is_a_conflict(client, make_pool, make_user, 
     issued = client.post("/api/v1/pools/pool-1/assignments", headers=headers).json
     real_parse = judging.parse_answer
 
-    def parse_then_lose_the_race(body, *, rationale_min_chars):
-        answer = real_parse(body, rationale_min_chars=rationale_min_chars)
+    def parse_then_lose_the_race(body, **options):
+        answer = real_parse(body, **options)
         racer = app.extensions["pairwise.sessionmaker"]()
         monkeypatch.setattr(judging, "parse_answer", real_parse)
         judging.record_judgment(racer, issued["id"], racer.get(User, expert.id), GOOD)

@@ -26,3 +26,19 @@ def test_demo_builds_once(runner, app, table_counts) -> None:
 
     board = runner.invoke(args=["leaderboard", "demo", "--format", "csv", "--bootstrap", "0"])
     assert board.exit_code == 0 and "careful" in board.output
+
+    # The simulated experts tag each flawed model with its own flaw (more judgments: no new images).
+    assert runner.invoke(args=["demo", "--simulate", "240"]).exit_code == 0
+    from pairwise import evidence, synthetic
+    from pairwise.artifacts import separating
+    from pairwise.schema import Pool
+    with app.app_context():
+        db = get_db()
+        pool = db.scalar(select(Pool).where(Pool.name == "demo"))
+        table = evidence.artifact_rates(db, pool)
+        unacceptable = evidence.unacceptable_rates(db, pool)
+    flagged = {(r.model, r.tag) for r in separating(table) if r.direction == "more"}
+    assert flagged == set(synthetic.FLAW_TAGS.items())  # each flaw, and only the flaws, stand out
+    assert unacceptable["careful"].rate < min(unacceptable[m].rate for m in synthetic.FLAW_TAGS)
+    heat = runner.invoke(args=["artifacts", "demo"])
+    assert "halo-sharpen: Halos flagged more often" in heat.output

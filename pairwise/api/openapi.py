@@ -16,6 +16,16 @@ def _pool_param() -> dict[str, Any]:
     return {"name": "pool", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+def _filter_params() -> list[dict[str, Any]]:
+    described = {
+        "category": "one category", "model": "judgments showing this model", "versus": "with model: only this pair",
+        "choice": "left, right, tie or both_bad", "tag": "a tag (or 'unacceptable'); with model, on that model's side",
+        "criterion": "judgments answering this criterion", "answer": "with criterion: left, right or same",
+        "expert": "expert-<n> as in the exports", "q": "text in the rationale (case-insensitive, literal)"}
+    return [{"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
+            for name, text in described.items()]
+
+
 def spec() -> dict[str, Any]:
     image = {"type": "object", "properties": {
         "url": {"type": "string"}, "preview_url": {"type": "string"},
@@ -40,7 +50,17 @@ def spec() -> dict[str, Any]:
                     "gold_share": {"type": "number", "minimum": 0, "maximum": 1},
                     "open": {"type": "boolean"},
                     "categories": {"type": ["array", "null"], "items": {"type": "string"}},
-                    "resample_outputs": {"type": "boolean", "default": False}}},
+                    "resample_outputs": {"type": "boolean", "default": False},
+                    "tags": {"description": "the pool's artifact vocabulary: a list of slugs or {slug: label}; "
+                                            "null for the built-in list",
+                             "oneOf": [{"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}},
+                                       {"type": "object", "additionalProperties": {"type": "string"}},
+                                       {"type": "null"}]},
+                    "criteria": {"type": ["array", "null"], "description": "rubric criteria answered per pair",
+                                 "items": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Criterion"}]}}}},
+                "Criterion": {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
+                    "label": {"type": "string"}, "required": {"type": "boolean", "default": False}}},
                 "Pool": {"type": "object", "properties": {
                     "name": {"type": "string"}, "settings": {"$ref": "#/components/schemas/PoolSettings"},
                     "categories": {"type": "array", "items": {"type": "string"}},
@@ -52,7 +72,9 @@ def spec() -> dict[str, Any]:
                     "source": image, "left": image, "right": image,
                     "expires_at": {"type": "string", "format": "date-time"},
                     "rationale_min_chars": {"type": "integer"},
-                    "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "tags": {"type": "object", "additionalProperties": {"type": "string"},
+                             "description": "the pool's tag vocabulary, slug -> label"},
+                    "criteria": {"type": "array", "items": {"$ref": "#/components/schemas/Criterion"}},
                     "submit_url": {"type": "string"}}},
                 "Judgment": {"type": "object", "required": ["choice", "rationale"],
                              "additionalProperties": False, "properties": {
@@ -60,7 +82,14 @@ def spec() -> dict[str, Any]:
                     "rationale": {"type": "string", "description": "at least the pool's rationale_min_chars, "
                                                                    "not counting surrounding whitespace"},
                     "tags": {"type": "object", "properties": {
-                        side: {"type": "array", "items": {"enum": list(TAGS)}} for side in ("left", "right")}}}},
+                        side: {"type": "array", "items": {"type": "string"},
+                               "description": f"tags of the pool's vocabulary (default: {', '.join(TAGS)})"}
+                        for side in ("left", "right")}},
+                    "unacceptable": {"type": "object", "description": "would not ship; both_bad sets both",
+                                     "additionalProperties": False, "properties": {
+                                         "left": {"type": "boolean"}, "right": {"type": "boolean"}}},
+                    "criteria": {"type": "object", "description": "the pool's criteria; required ones must be answered",
+                                 "additionalProperties": {"enum": ["left", "right", "same"]}}}},
                 "StoredJudgment": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "assignment": {"type": "integer"},
                     "choice": {"enum": ["left", "right", "tie", "both_bad"]}, "rationale": {"type": "string"},
@@ -155,13 +184,28 @@ def spec() -> dict[str, Any]:
                 {"name": "ties", "in": "query", "schema": {"enum": ["half", "davidson", "drop"], "default": "half"}},
                 {"name": "position", "in": "query", "schema": {"type": "boolean", "default": False}},
                 {"name": "bootstrap", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000,
-                                                                 "description": "0: closed-form intervals; default 1000"}}],
+                                                                 "description": "0: closed-form intervals; default 1000"}},
+                {"name": "criterion", "in": "query", "schema": {"type": "string"},
+                 "description": "rank by one rubric criterion's answers (same = tie) instead of the overall choice"}],
                 "get": {"summary": "Bradley-Terry leaderboard (researcher, admin)",
-                        "responses": {"200": {"description": "rank, model, score, ci_low, ci_high, wins, losses, ties, judgments, ..."},
+                        "responses": {"200": {"description": "rank, model, score, ci_low, ci_high, wins, losses, ties, judgments, "
+                                                             "..., unacceptable, unacceptable_rate, unacceptable_ci_low, "
+                                                             "unacceptable_ci_high, criterion"},
                                       "422": _error("bad parameter")}}},
             "/api/v1/pools/{pool}/judgments": {"parameters": [
-                _pool_param(), {"name": "format", "in": "query", "schema": {"enum": ["jsonl", "csv", "pwcmp"], "default": "jsonl"}}],
-                "get": {"summary": "raw judgments, streamed (researcher, admin)",
-                        "responses": {"200": {"description": "one row per judgment"}}}},
+                _pool_param(), {"name": "format", "in": "query", "schema": {"enum": ["jsonl", "csv", "pwcmp"], "default": "jsonl"}},
+                *_filter_params()],
+                "get": {"summary": "raw judgments, streamed (researcher, admin); the judgment browser's filters select rows",
+                        "responses": {"200": {"description": "one row per judgment: ..., unacceptable_left, unacceptable_right, "
+                                                             "then criterion_<name> per pool criterion (CSV) or criteria (JSONL)"},
+                                      "422": _error("bad filter (unknown model, tag, criterion, expert, ...)")}}},
+            "/api/v1/pools/{pool}/artifacts": {"parameters": [
+                _pool_param(),
+                {"name": "category", "in": "query", "schema": {"type": "string", "default": "all"}},
+                {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}}],
+                "get": {"summary": "artifact-tag rates per model with 95 % Wilson intervals (researcher, admin)",
+                        "responses": {"200": {"description": "rows model, tag, flagged, shown, rate, ci_low, ci_high; "
+                                                             "JSON adds 'separating' (tags that set a model apart, in words)"},
+                                      "422": _error("bad category or format")}}},
         },
     }

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, exports, judging, leaderboard_formats, leaderboards, pools, submissions
+from .. import audit, browse, exports, judging, leaderboard_formats, leaderboards, pools, submissions
 from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
@@ -16,7 +16,6 @@ from ..errors import Conflict, Invalid
 from ..leaderboard_fit import download_name
 from ..schema import Assignment, Image, Pool
 from ..security import accepts_upload, json_error
-from ..vocabulary import TAGS
 from .openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -142,7 +141,8 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
         "right": _image_json(assignment.right_output.image),
         "expires_at": assignment.expires_at.isoformat(timespec="seconds") + "Z",
         "rationale_min_chars": pool.rationale_min_chars,
-        "tags": TAGS,
+        "tags": pool.vocabulary,
+        "criteria": list(pool.criteria or []),
         "submit_url": url_for("api.submit_judgment", assignment_id=assignment.id),
     }
 
@@ -209,7 +209,9 @@ def leaderboard(pool_name: str) -> Any:
         raise Invalid("bootstrap: a whole number of rounds") from None
     options = fit_options(ties=request.args.get("ties", "half"), position=_flag("position"),
                           bootstrap=bootstrap)
-    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+    criterion = request.args.get("criterion") or None
+    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"],
+                                      criterion=criterion)
     db.commit()
     # Both formats download (a browser saves them instead of opening a tab),
     # under a name that says which fit they hold.
@@ -229,10 +231,12 @@ def judgments(pool_name: str) -> Any:
         raise Invalid("format: jsonl, csv or pwcmp")
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
     filename = f"{pool.name}-pwcmp.csv" if fmt == "pwcmp" else f"{pool.name}-judgments.{fmt}"
+    # The judgment browser's filters, if any: the download holds exactly its rows.
+    where = browse.parse_filters(db, pool, request.args, extra=("format",)).clauses
 
     def body() -> Any:
         try:
-            yield from exports.stream(db, pool, fmt)
+            yield from exports.stream(db, pool, fmt, where)
         finally:
             db.close()  # ends the server-side cursor's transaction as soon as the stream does
 
@@ -240,3 +244,4 @@ def judgments(pool_name: str) -> Any:
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
 from . import audit_views  # noqa: E402,F401  (GET /api/v1/audit on this blueprint)
+from . import insights  # noqa: E402,F401  (artifact rates, filtered judgments)

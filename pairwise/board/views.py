@@ -41,18 +41,21 @@ def leaderboard(pool_name: str) -> Any:
                               bootstrap=current_app.config["BOOTSTRAP_ROUNDS"] if intervals == "bootstrap" else 0)
     except Problem as exc:
         abort(400, exc.message)
+    criterion = request.args.get("criterion") or None  # a rubric criterion's leaderboard
     rate = current_app.config["HOURLY_RATE"]
-    boards = {c: leaderboards.build_cached(db, pool, c, options, rate) for c in [leaderboards.ALL, *categories]}
+    boards = {c: leaderboards.build_cached(db, pool, c, options, rate, criterion=criterion)
+              for c in [leaderboards.ALL, *categories]}
     db.commit()
     board = boards[category]
     index = {m: i for i, m in enumerate(board["models"])}
     order = [index[row["model"]] for row in board["rows"]]  # matrices in rank order
     lo, hi = plots.scale_range(boards.values())  # one scale for every tab
     download = {"category": category, "ties": options.ties, "position": "1" if options.position else "0",
-                "bootstrap": options.bootstrap}
+                "bootstrap": options.bootstrap, **({"criterion": criterion} if criterion else {})}
     return render_template("board/leaderboard.html", pool=pool, categories=categories,
                            category=category, board=board, options=options, intervals=intervals,
                            order=order, forest=plots.forest(board["rows"], lo, hi),
                            heat_colour=plots.heat_colour, pair_counts=plots.pair_counts(board),
                            download=download, csv_name=download_name(board, "csv"),
-                           json_name=download_name(board, "json"), sentence=separation_sentence)
+                           json_name=download_name(board, "json"), sentence=separation_sentence,
+                           criterion=criterion)
