@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from . import scheduling
+from . import gold, scheduling
 from .db import dialect_insert
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
@@ -34,7 +34,8 @@ def _judged(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
     """(item, left output, right output) of the pairs this expert has judged."""
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .join(Judgment, Judgment.assignment_id == Assignment.id)
-            .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
+            .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
+                   Assignment.gold_pair_id.is_(None)))
 
 
 def _judged_counts(db: Session, pool: Pool, expert: User) -> dict[int, int]:
@@ -64,6 +65,9 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
                         .order_by(Assignment.issued_at).limit(1))
     if pending is not None:
         return pending
+    special = gold.special_assignment(db, pool, expert, rng=rng, minutes=minutes, now=now)
+    if special is not None:  # a gold or overlap pair (issue 7)
+        return special
     # Per-item counts, then only the chosen item's outputs: the cost grows
     # with the number of items, not with items x pairs.
     item_id = scheduling.choose_item(_item_sizes(db, pool, expert), _judged_counts(db, pool, expert), rng)
@@ -155,10 +159,12 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
         right_model_id=assignment.right_output.model_id, choice=answer.choice,
         rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
         seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
+        gold_pair_id=assignment.gold_pair_id,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here
-    count_in_cell(db, judgment)
+    if judgment.gold_pair_id is None:  # gold answers measure the expert, never a model
+        count_in_cell(db, judgment)
     return judgment
 
 

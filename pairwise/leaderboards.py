@@ -117,7 +117,7 @@ def recount(db: Session) -> int:
                Judgment.choice)
     db.execute(insert(JudgmentCell).from_select(
         ["pool_id", "category", "left_model_id", "right_model_id", "choice", "n"],
-        select(*columns, func.count()).group_by(*columns)))
+        select(*columns, func.count()).where(Judgment.gold_pair_id.is_(None)).group_by(*columns)))
     return db.scalar(select(func.coalesce(func.sum(JudgmentCell.n), 0))) or 0
 
 

@@ -79,8 +79,9 @@ def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = Non
         raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
     if db.scalar(select(Pool).where(Pool.name == name)) is not None:
         raise Conflict(f"pool {name!r} already exists")
-    pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.0,
-                gold_share=0.0, is_open=True)
+    # New pools measure their experts: 5 % gold pairs, 10 % overlap (issue 7).
+    pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.1,
+                gold_share=0.05, is_open=True)
     apply_settings(pool, {} if settings is None else settings)
     db.add(pool)
     db.flush()
@@ -196,6 +197,9 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
         db.add(Output(item_id=item.id, model_id=model.id, image_id=image.id))
         new_outputs += 1
     db.flush()
+    if created and pool.gold_share > 0:
+        from .gold import make_sentinel
+        make_sentinel(db, store, item, max_pixels=max_pixels)
     return ItemResult(item=item, created=created, new_outputs=new_outputs)
 
 
@@ -248,5 +252,9 @@ def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str |
         created += result.created
         unchanged += not result.created and result.new_outputs == 0
         added += result.new_outputs
+    from .gold import add_designated
+    for n, entry in enumerate(manifest.gold):
+        add_designated(db, pool, item=entry.get("item"), better=entry.get("better"), worse=entry.get("worse"),
+                       where=f"gold[{n}]")
     return SeedReport(pool=name, pool_created=pool_created, items_created=created,
                       items_unchanged=unchanged, outputs_added=added)
