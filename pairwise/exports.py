@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from .schema import Assignment, Item, Judgment, Model, Pool
+from .schema import Assignment, ExpertExclusion, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
-           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id")
+           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id", "excluded")
 FORMATS = ("csv", "jsonl", "pwcmp")
 # The long table of pwcmp (Perez-Ortiz & Mantiuk's pairwise-comparison toolbox):
 # pw_scale_table(T, 'scene') reads these first five columns; the rest ride along.
@@ -23,12 +23,15 @@ PWCMP_COLUMNS = ("observer", "scene", "condition_A", "condition_B", "selected_A"
 
 def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
     left, right = aliased(Model), aliased(Model)
+    # Excluded experts' judgments stay, marked, so a download shows everything;
+    # gold answers are no comparison of two models and stay out.
+    excluded = set(db.scalars(select(ExpertExclusion.expert_id).where(ExpertExclusion.pool_id == pool.id)))
     query = (select(Judgment, Item.external_id, left.name, right.name)
              .join(Assignment, Assignment.id == Judgment.assignment_id)
              .join(Item, Item.id == Assignment.item_id)
              .join(left, left.id == Judgment.left_model_id)
              .join(right, right.id == Judgment.right_model_id)
-             .where(Judgment.pool_id == pool.id)
+             .where(Judgment.pool_id == pool.id, Judgment.gold_pair_id.is_(None))
              .order_by(Judgment.id)
              .execution_options(yield_per=2000))  # streamed, never all in memory
     for judgment, item, model_left, model_right in db.execute(query):
@@ -47,6 +50,7 @@ def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
             "seconds": round(judgment.seconds, 1),
             "created_at": judgment.created_at.isoformat(timespec="seconds") + "Z",
             "judgment_id": judgment.id,
+            "excluded": judgment.expert_id in excluded,
         }
 
 

@@ -130,7 +130,11 @@ def to_json(boards: Sequence[dict[str, Any]]) -> str:
 def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    for board in boards:  # excluded experts (issue 7): a comment line above the header
+        excluded = board["provenance"].get("excluded") or {}
+        for e in excluded.get("experts", []):
+            buffer.write(f"# excluded: {e['judgments']} judgments of {e['expert']} ({board['category']}): "
+                         f"{' '.join(str(e['reason']).split())}\n")
     for board in boards:
         writer.writerows(board["rows"])
     return buffer.getvalue()

@@ -138,18 +138,26 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     """
     from .leaderboard_formats import as_dict
 
+    from .experts import excluded_counts
+
     options = options.check()
     models, counts = cell_counts(db, pool, category)
+    # Excluded experts (issue 7): their counts leave every fit, and the reasons
+    # enter the key and the provenance.
+    minus, excluded = excluded_counts(db, pool, category, models)
+    counts = counts - minus
     # Every judgment changes the counts and so the key; the pace behind the
     # cost model changes only with judgments too, so it need not be in it.
     key = hashlib.sha256(json.dumps([
         CACHE_VERSION, pool.id, category, list(models), ranking.digest(counts), options.__dict__, hourly_rate,
+        excluded,
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
         return json.loads(cached.payload)
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     board = as_dict(fit_counts(pool.name, category, models, counts, options, cost))
+    board["provenance"]["excluded"] = excluded
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
                                               LeaderboardCache.created_at < utcnow() - timedelta(days=CACHE_DAYS)))
     # Two workers may fit the same board at once; the second insert is a no-op.

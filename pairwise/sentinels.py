@@ -30,7 +30,7 @@ def degrade(image: Image.Image, kind: str) -> Image.Image:
     rgb = image.convert("RGB")
     short = max(min(rgb.size), 1)
     if kind == "blur":
-        out = rgb.filter(ImageFilter.GaussianBlur(radius=max(2.0, short / 30)))
+        out = rgb.filter(ImageFilter.GaussianBlur(radius=max(2.0, short / 20)))
     elif kind == "banding":
         out = ImageOps.posterize(rgb, 2)  # 4 levels per channel: hard bands in every gradient
     elif kind == "colour_cast":

@@ -213,3 +213,4 @@ def judgments(pool_name: str) -> Any:
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
+from . import quality as _quality  # noqa: E402,F401  (issue 7 routes on this blueprint)
