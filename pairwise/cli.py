@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 
 from . import create_app
 
@@ -291,7 +291,7 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
 
 # ----- rater quality (issue 7) ------------------------------------------------------
 
-class _ReportGroup(click.Group):
+class _ReportGroup(AppGroup):
     """`pairwise experts POOL` shows the report; `exclude` / `include` are subcommands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

@@ -189,7 +189,7 @@ def pool_quality(db: Session, pool: Pool) -> PoolQuality:
     figures = quality.assess(rows)
     excluded = {r.expert_id: r for r in exclusions(db, pool)}
     ids = set(figures) | set(excluded)
-    emails = dict(db.execute(select(User.id, User.email).where(User.id.in_(ids)))) if ids else {}
+    emails = {i: e for i, e in db.execute(select(User.id, User.email).where(User.id.in_(ids)))} if ids else {}
     experts = []
     for expert_id in sorted(ids, key=lambda i: emails.get(i, "")):
         f = figures.get(expert_id) or quality.ExpertFigures(expert=expert_id)

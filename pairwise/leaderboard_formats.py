@@ -135,6 +135,7 @@ def to_csv(boards: Sequence[dict[str, Any]]) -> str:
         for e in excluded.get("experts", []):
             buffer.write(f"# excluded: {e['judgments']} judgments of {e['expert']} ({board['category']}): "
                          f"{' '.join(str(e['reason']).split())}\n")
+    writer.writeheader()
     for board in boards:
         writer.writerows(board["rows"])
     return buffer.getvalue()
