@@ -359,6 +359,32 @@ def experts_include(pool_name: str, email: str, reason: str | None) -> None:
     click.echo(f"{email.strip().lower()} included again in {pool_name}")
 
 
+@main.group("gold")
+def gold_cli() -> None:
+    """Gold pairs (known answers) of a pool."""
+
+
+@gold_cli.command("sentinels")
+@click.argument("pool_name", metavar="POOL")
+@one_line_errors
+def gold_sentinels(pool_name: str) -> None:
+    """Make a sentinel for every item of POOL that has none (e.g. after raising gold_share)."""
+    from sqlalchemy import select
+
+    from . import gold, pools
+    from .context import current_store
+    from .db import get_db
+    from .schema import Item
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    made = 0
+    for item in db.scalars(select(Item).where(Item.pool_id == pool.id).order_by(Item.id)):
+        made += gold.make_sentinel(db, current_store(), item,
+                                   max_pixels=current_app.config["MAX_IMAGE_PIXELS"]) is not None
+    db.commit()
+    click.echo(f"{made} sentinel pairs made in {pool_name}")
+
+
 @main.command("rank")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @fit_flags

@@ -167,6 +167,8 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
         lines.append(f"  ties={settings.get('ties')} intervals={board['interval_method']} "
                      f"bootstrap={settings.get('bootstrap')} seed={board['provenance']['seed']} "
                      f"digest={board['provenance']['data_digest'][:12]}")
+        for e in (board["provenance"].get("excluded") or {}).get("experts", []):
+            lines.append(f"  excluded: {e['judgments']} judgments of {e['expert']}: {e['reason']}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

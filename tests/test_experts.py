@@ -104,6 +104,8 @@ def test_exclusion_changes_the_fit_and_the_provenance_and_can_be_undone(client, 
     assert [r["score"] for r in after["rows"]] != [r["score"] for r in before["rows"]]
     text = board(client, admin, "csv")
     assert text.startswith(f"# excluded: 12 judgments of {entry['expert']} (all): always picks the left side\nrank,")
+    shown = runner.invoke(["leaderboard", "pool-1", "--bootstrap", "0"]).output
+    assert f"excluded: 12 judgments of {entry['expert']}: always picks the left side" in shown
     table = runner.invoke(["leaderboard", "pool-1", "--format", "json", "--bootstrap", "0"])
     assert json.loads(table.output)["provenance"]["excluded"]["judgments"] == 12
     # Exports keep every judgment, marked.

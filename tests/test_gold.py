@@ -216,3 +216,15 @@ def test_bad_gold_is_refused_and_changes_nothing(client, make_pool, admin, table
     listed = client.get("/api/v1/pools/gold-pool/gold", headers=admin).json["gold"]
     assert sorted(g["kind"] for g in listed) == ["designated", "sentinel"]
     assert {"item": "i1", "better": "a", "worse": "b"}.items() <= next(g for g in listed if g["kind"] == "designated").items()
+
+
+def test_cli_makes_sentinels_for_a_pool_that_raised_its_gold_share(runner, make_pool, client, admin) -> None:
+    make_pool(items=2)
+    assert client.get("/api/v1/pools/pool-1/gold", headers=admin).json["gold"] == []
+    result = runner.invoke(["gold", "sentinels", "pool-1"])
+    assert result.exit_code == 0 and result.output == "2 sentinel pairs made in pool-1\n"
+    assert runner.invoke(["gold", "sentinels", "pool-1"]).output == "0 sentinel pairs made in pool-1\n"
+    gold = client.get("/api/v1/pools/pool-1/gold", headers=admin).json["gold"]
+    assert [g["kind"] for g in gold] == ["sentinel", "sentinel"] and all(g["degradation"] for g in gold)
+    bad = runner.invoke(["gold", "sentinels", "nope"])
+    assert bad.exit_code == 1 and bad.output == "Error: no pool 'nope'\n"
