@@ -137,3 +137,31 @@ def test_overlap_agreement_per_pool_and_expert() -> None:
         [[0] * 10, [0] * 10, [0 if u % 2 else 1 for u in range(10)]], dtype=float), level_of_measurement="nominal")
     assert pool.alpha == pytest.approx(expected)
     assert pool.as_dict()["overlap_pairs"] == 10
+
+
+def test_fast_random_clicks_are_caught_sooner_but_speed_alone_is_no_flag() -> None:
+    def expert(fast_random: bool, fast_all: bool, seed: int) -> list[Rated]:
+        rng = np.random.default_rng(seed)
+        rows = []
+        for t in range(60):
+            i, j = rng.choice(len(STRENGTHS), 2, replace=False)
+            d = float(STRENGTHS[i] - STRENGTHS[j])
+            random_click = fast_random and t % 2 == 0
+            p = 0.5 if random_click else 1 / (1 + math.exp(-d))
+            choice = "left" if rng.random() < p else "right"
+            rows.append(Rated(expert="careless" if fast_random else "good", choice=choice,
+                              seconds=3.0 if (random_click or fast_all) else 25.0, rationale=f"r{t}",
+                              p_left=1 / (1 + math.exp(-0.9 * d))))
+        others = [Rated(expert="other", choice="left", seconds=25.0, rationale=f"o{t}") for t in range(200)]
+        return rows + others
+
+    from pairwise.quality.flags import careless_log_lr
+
+    # Speed is evidence only together with the answers: a fast good expert is not flagged.
+    assert not [f for s in range(10) for f in assess(expert(False, True, s))["good"].flags]
+    assert careless_log_lr([(0.9, True)] * 20, [True] * 20) < 0
+    # Fast coin flips are flagged within 60 judgments in most worlds, with the pace in the evidence.
+    flagged = [next((f for f in assess(expert(True, False, s))["careless"].flags if f.kind == "careless"), None)
+               for s in range(10)]
+    assert sum(f is not None for f in flagged) >= 8
+    assert "faster than 8 s" in next(f for f in flagged if f is not None).evidence

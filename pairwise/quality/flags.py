@@ -10,7 +10,9 @@ an admin looks: no correction for repeated looks is needed.
   good-expert success probability ``p`` (choosing the fit's favourite with the
   fit's probability; getting a gold pair right with ``GOLD_EXPECTED``). The
   alternative mixes in random clicks: ``(1 - e) p + e / 2`` for e in
-  ``CARELESS_MIX``.
+  ``CARELESS_MIX``, or makes the *fast* judgments (under ``FAST_SHARE`` of the
+  pool's median seconds) coin flips; the test averages the likelihood ratios
+  of these alternatives (an average of martingales is one).
 - ``side_bias``: a left choice has probability ``sigmoid(d + b)``, d the fit's
   log-odds of left over right. Null: ``|b| <= SIDE_TOLERANCE`` (a good expert's
   small position habit); alternative: a bias ``SIDE_STEPS`` beyond it, tested on
@@ -34,8 +36,9 @@ from .stats import krippendorff_alpha_nominal, left_rate_test, mean_pairwise_kap
 ALPHA = 0.05  # chance that a good expert is ever flagged, per statistical flag
 GOLD_EXPECTED = 0.95  # a good expert's accuracy on gold pairs, at worst
 CARELESS_MIX = (0.5, 0.7)  # shares of random clicks the careless test looks for
-SIDE_TOLERANCE = 0.3  # logit: a position habit this small is not a flag
-SIDE_STEPS = (0.6, 0.9, 1.2)  # logit beyond the tolerance the side test looks for
+FAST_SHARE = 1 / 3  # a judgment faster than this share of the pool's median is "fast"
+SIDE_TOLERANCE = 0.25  # logit: a position habit this small is not a flag
+SIDE_STEPS = (0.5, 0.9, 1.3)  # logit beyond the tolerance the side test looks for
 COPY_MIN_REPEATS = 5
 COPY_SHARE = 0.3
 P_CLIP = 0.02  # fit probabilities are kept in [P_CLIP, 1 - P_CLIP]: no single judgment decides
@@ -153,10 +156,11 @@ def _log_mean_exp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
 
 
-def careless_log_lr(outcomes: Sequence[tuple[float, bool]]) -> float:
+def careless_log_lr(outcomes: Sequence[tuple[float, bool]], fast: Sequence[bool] | None = None) -> float:
     """log likelihood ratio 'random clicks mixed in' vs 'good expert'.
 
-    ``outcomes``: (good-expert success probability, succeeded) per judgment.
+    ``outcomes``: (good-expert success probability, succeeded) per judgment;
+    ``fast``: which of them were fast (the alternative 'fast ones are coin flips').
     """
     if not outcomes:
         return 0.0
@@ -166,6 +170,9 @@ def careless_log_lr(outcomes: Sequence[tuple[float, bool]]) -> float:
     for e in CARELESS_MIX:
         q = (1 - e) * p + e / 2
         logs.append(float(np.sum(np.where(y, np.log(q / p), np.log((1 - q) / (1 - p))))))
+    if fast is not None:
+        quick = np.array(fast, dtype=bool)
+        logs.append(float(np.sum(np.where(quick, np.where(y, np.log(0.5 / p), np.log(0.5 / (1 - p))), 0.0))))
     return _log_mean_exp(logs)
 
 
@@ -202,6 +209,8 @@ def _expert_figures(expert: Hashable, rows: Sequence[Rated], pool_median_seconds
         f.gold_accuracy = f.gold_correct / f.gold_judged
         f.gold_ci = wilson(f.gold_correct, f.gold_judged)
     careless: list[tuple[float, bool]] = [(GOLD_EXPECTED, r.choice == r.gold_better) for r in gold]
+    fast_limit = FAST_SHARE * pool_median_seconds if pool_median_seconds else 0.0
+    fast: list[bool] = [r.seconds < fast_limit for r in gold]
     side: list[tuple[float, bool]] = []
     expected = 0.0
     for r in rows:
@@ -216,6 +225,7 @@ def _expert_figures(expert: Hashable, rows: Sequence[Rated], pool_median_seconds
         f.fit_agreed += r.choice == favourite
         expected += p_fav
         careless.append((p_fav, r.choice == favourite))
+        fast.append(r.seconds < fast_limit)
     f.fit_expected = expected if f.fit_judged else None
     f.left = sum(r.choice == "left" for r in rows)
     f.right = sum(r.choice == "right" for r in rows)
@@ -227,7 +237,7 @@ def _expert_figures(expert: Hashable, rows: Sequence[Rated], pool_median_seconds
     f.repeated_rationales, f.repeated_share = repeat_share([r.rationale for r in rows])
 
     threshold = math.log(1 / ALPHA)
-    log_careless = careless_log_lr(careless)
+    log_careless = careless_log_lr(careless, fast)
     f.careless_lr = math.exp(min(log_careless, 700))
     if log_careless >= threshold:
         words = []
@@ -239,9 +249,12 @@ def _expert_figures(expert: Hashable, rows: Sequence[Rated], pool_median_seconds
             assert f.gold_ci is not None
             words.append(f"got {f.gold_correct} of {f.gold_judged} gold pairs right "
                          f"({_pct(f.gold_correct / f.gold_judged)}, 95 % CI {_pct(f.gold_ci[0])}-{_pct(f.gold_ci[1])})")
+        quick = [ok for (_p, ok), q in zip(careless, fast) if q]
+        if quick:
+            words.append(f"{len(quick)} judgments faster than {fast_limit:.0f} s, of which {sum(quick)} "
+                         f"({_pct(sum(quick) / len(quick))}) agree with the fit or the gold answer")
         if f.median_seconds is not None and pool_median_seconds:
-            pace = "fast: " if f.median_seconds < 0.5 * pool_median_seconds else ""
-            words.append(f"{pace}median {f.median_seconds:.0f} s per judgment against "
+            words.append(f"median {f.median_seconds:.0f} s per judgment against "
                          f"{pool_median_seconds:.0f} s for the pool")
         f.flags.append(Flag("careless", "; ".join(words) + f". Random clicks explain this "
                             f"{f.careless_lr:.0f} times better than a good expert does "
