@@ -49,11 +49,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
 
     from .account.views import bp as account_bp
+    from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .board.views import bp as board_bp
     from .browser.views import bp as browser_bp
     from .judge.views import bp as judge_bp
     from .media.views import bp as media_bp
-    for blueprint in (account_bp, judge_bp, board_bp, media_bp, api_bp, browser_bp):
+    for blueprint in (account_bp, judge_bp, board_bp, media_bp, api_bp, browser_bp, admin_bp):
         app.register_blueprint(blueprint)
     return app

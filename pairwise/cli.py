@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 
 from . import create_app
 from .rank_cli import rank as rank_cli
@@ -324,6 +324,102 @@ def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, posit
 # `pairwise rank` lives in rank_cli (no Flask, no database: fast start-up);
 # listed here so `pairwise --help` shows it.
 main.add_command(rank_cli)
+
+
+# ----- rater quality (issue 7) ------------------------------------------------------
+
+class _ReportGroup(AppGroup):
+    """`pairwise experts POOL` shows the report; `exclude` / `include` are subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("experts", cls=_ReportGroup)
+def experts_cli() -> None:
+    """Rater quality per expert, with flags; exclude or include an expert's judgments.
+
+    \b
+    pairwise experts POOL [--format table|csv|json]
+    pairwise experts exclude POOL EMAIL --reason TEXT
+    pairwise experts include POOL EMAIL
+    """
+
+
+@experts_cli.command("show", hidden=True)
+@click.argument("pool_name", metavar="POOL")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@one_line_errors
+def experts_show(pool_name: str, fmt: str) -> None:
+    """Per-expert figures and flags of a pool."""
+    import json
+
+    from . import experts, pools
+    from .db import get_db
+    db = get_db()
+    report = experts.pool_quality(db, pools.get_pool(db, pool_name))
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=1))
+    else:
+        click.echo(experts.to_csv(report) if fmt == "csv" else experts.to_table(report), nl=False)
+
+
+@experts_cli.command("exclude")
+@click.argument("pool_name", metavar="POOL")
+@click.argument("email")
+@click.option("--reason", required=True, help="why (kept in every leaderboard's provenance)")
+@one_line_errors
+def experts_exclude(pool_name: str, email: str, reason: str) -> None:
+    """Take an expert's judgments in POOL out of every fit."""
+    from . import experts, pools
+    from .db import get_db
+    db = get_db()
+    experts.exclude(db, pools.get_pool(db, pool_name), email, reason, actor="cli")
+    db.commit()
+    click.echo(f"{email.strip().lower()} excluded from {pool_name}")
+
+
+@experts_cli.command("include")
+@click.argument("pool_name", metavar="POOL")
+@click.argument("email")
+@click.option("--reason", default=None, help="why (optional; kept in the history)")
+@one_line_errors
+def experts_include(pool_name: str, email: str, reason: str | None) -> None:
+    """Put an excluded expert's judgments in POOL back into the fits."""
+    from . import experts, pools
+    from .db import get_db
+    db = get_db()
+    experts.include(db, pools.get_pool(db, pool_name), email, actor="cli", reason=reason)
+    db.commit()
+    click.echo(f"{email.strip().lower()} included again in {pool_name}")
+
+
+@main.group("gold")
+def gold_cli() -> None:
+    """Gold pairs (known answers) of a pool."""
+
+
+@gold_cli.command("sentinels")
+@click.argument("pool_name", metavar="POOL")
+@one_line_errors
+def gold_sentinels(pool_name: str) -> None:
+    """Make a sentinel for every item of POOL that has none (e.g. after raising gold_share)."""
+    from sqlalchemy import select
+
+    from . import gold, pools
+    from .context import current_store
+    from .db import get_db
+    from .schema import Item
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    made = 0
+    for item in db.scalars(select(Item).where(Item.pool_id == pool.id).order_by(Item.id)):
+        made += gold.make_sentinel(db, current_store(), item,
+                                   max_pixels=current_app.config["MAX_IMAGE_PIXELS"]) is not None
+    db.commit()
+    click.echo(f"{made} sentinel pairs made in {pool_name}")
 
 
 @main.command("artifacts")

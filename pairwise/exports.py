@@ -15,11 +15,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
 from . import csv_safe
-from .schema import Assignment, Item, Judgment, Model, Pool
+from .schema import Assignment, ExpertExclusion, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
            "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id",
-           "unacceptable_left", "unacceptable_right")
+           "unacceptable_left", "unacceptable_right", "excluded")
 # CSV adds one column per rubric criterion of the pool, named with this prefix
 # (left | right | same, empty when unanswered); JSONL rows carry "criteria": {...}.
 CRITERION_PREFIX = "criterion_"
@@ -32,12 +32,15 @@ PWCMP_COLUMNS = ("observer", "scene", "condition_A", "condition_B", "selected_A"
 def judgment_rows(db: Session, pool: Pool,
                   where: Sequence[ColumnElement[bool]] = ()) -> Iterator[dict[str, Any]]:
     left, right = aliased(Model), aliased(Model)
+    # Excluded experts' judgments stay, marked, so a download shows everything;
+    # gold answers are no comparison of two models and stay out.
+    excluded = set(db.scalars(select(ExpertExclusion.expert_id).where(ExpertExclusion.pool_id == pool.id)))
     query = (select(Judgment, Item.external_id, left.name, right.name)
              .join(Assignment, Assignment.id == Judgment.assignment_id)
              .join(Item, Item.id == Assignment.item_id)
              .join(left, left.id == Judgment.left_model_id)
              .join(right, right.id == Judgment.right_model_id)
-             .where(Judgment.pool_id == pool.id, *where)
+             .where(Judgment.pool_id == pool.id, Judgment.gold_pair_id.is_(None), *where)
              .order_by(Judgment.id)
              .execution_options(yield_per=2000))  # streamed, never all in memory
     for judgment, item, model_left, model_right in db.execute(query):
@@ -59,6 +62,7 @@ def judgment_rows(db: Session, pool: Pool,
             "unacceptable_left": judgment.unacceptable_left,
             "unacceptable_right": judgment.unacceptable_right,
             "criteria": dict(judgment.criteria or {}),
+            "excluded": judgment.expert_id in excluded,
         }
 
 

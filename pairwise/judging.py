@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import evidence, rubric, scheduling
+from . import evidence, gold, rubric, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
@@ -39,7 +39,7 @@ def _taken(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
             .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                   or_(Judgment.id.is_not(None), Assignment.is_open)))
+                   or_(Judgment.id.is_not(None), Assignment.is_open), Assignment.gold_pair_id.is_(None)))
 
 
 def _judged_counts(db: Session, pool: Pool, expert: User) -> dict[int, int]:
@@ -83,6 +83,9 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
                         .order_by(Assignment.issued_at).limit(1))
     if pending is not None:
         return pending
+    special = gold.special_assignment(db, pool, expert, rng=rng, minutes=minutes, now=now)
+    if special is not None:  # a gold or overlap pair (issue 7)
+        return special
     chosen = _choose_uniform(db, pool, expert, rng)
     if chosen is None:
         return None
@@ -195,14 +198,17 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
         right_model_id=assignment.right_output.model_id, choice=answer.choice,
         rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
         seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
-        low_output_id=low, high_output_id=high,
+        low_output_id=None if assignment.gold_pair_id is not None else low,
+        high_output_id=None if assignment.gold_pair_id is not None else high,
         unacceptable_left=answer.extras.unacceptable_left, unacceptable_right=answer.extras.unacceptable_right,
         criteria=answer.extras.criteria or None,
+        gold_pair_id=assignment.gold_pair_id,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here
-    count_in_cell(db, judgment)
-    evidence.record(db, judgment)
+    if judgment.gold_pair_id is None:  # gold answers measure the expert, never a model
+        count_in_cell(db, judgment)
+        evidence.record(db, judgment)
     return judgment
 
 

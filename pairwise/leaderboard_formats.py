@@ -27,7 +27,7 @@ COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "tie
            "separated_from_next", "extra_judgments_to_next", "extra_hours_to_next", "category",
            "p_correct_order_next", "verdict_next",
            "unacceptable", "unacceptable_rate", "unacceptable_ci_low", "unacceptable_ci_high", "criterion",
-           *PROVENANCE_COLUMNS)
+           *PROVENANCE_COLUMNS, "excluded_judgments", "exclusions")
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -155,7 +155,13 @@ def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     writer = csv_safe.dict_writer(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for board in boards:
-        writer.writerows({**row, "criterion": board.get("criterion")} for row in board["rows"])
+        # Excluded experts (issue 7) travel with every row, like the rest of the provenance.
+        excluded = board.get("provenance", {}).get("excluded") or {}
+        note = "; ".join(f"{e['judgments']} judgments of {e['expert']}: {' '.join(str(e['reason']).split())}"
+                         for e in excluded.get("experts", []))
+        writer.writerows({**row, "criterion": board.get("criterion"),
+                          "excluded_judgments": excluded.get("judgments", 0), "exclusions": note}
+                         for row in board["rows"])
     return buffer.getvalue()
 
 
@@ -185,6 +191,8 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
         lines.append(f"  ties={settings.get('ties')} intervals={board['interval_method']} "
                      f"bootstrap={settings.get('bootstrap')} seed={board['provenance']['seed']} "
                      f"digest={board['provenance']['data_digest'][:12]}")
+        for e in (board["provenance"].get("excluded") or {}).get("experts", []):
+            lines.append(f"  excluded: {e['judgments']} judgments of {e['expert']}: {e['reason']}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

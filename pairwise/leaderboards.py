@@ -72,7 +72,7 @@ def recount(db: Session) -> int:
                Judgment.choice)
     db.execute(insert(JudgmentCell).from_select(
         ["pool_id", "category", "left_model_id", "right_model_id", "choice", "n"],
-        select(*columns, func.count()).group_by(*columns)))
+        select(*columns, func.count()).where(Judgment.gold_pair_id.is_(None)).group_by(*columns)))
     return db.scalar(select(func.coalesce(func.sum(JudgmentCell.n), 0))) or 0
 
 
@@ -92,6 +92,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     new entry; the caller commits.
     """
     from . import evidence  # it imports this module
+    from .experts import excluded_counts
 
     options = options.check()
     if criterion is None:
@@ -99,12 +100,17 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     else:  # a rubric criterion's answers, fitted by the same engine
         models, counts = evidence.criterion_counts(db, pool, category, criterion)
     scheduler = pool.scheduler if pool.scheduler in SCHEDULERS else "uniform"
+    # Excluded experts (issue 7): their counts leave every fit, and the reasons
+    # enter the key and the provenance.
+    minus, excluded = excluded_counts(db, pool, category, models, criterion=criterion)
+    counts = counts - minus
     # Every judgment changes the counts and so the key; the pace behind the
     # cost model changes only with judgments too, so it need not be in it.
     key = hashlib.sha256(json.dumps([
         CACHE_VERSION, pool.id, category, list(models), ranking.digest(counts), options.__dict__, hourly_rate,
         scheduler,
         criterion,
+        excluded,
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
@@ -112,6 +118,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     board = as_dict(fit_counts(pool.name, category, models, counts, options, cost, scheduler))
     board["criterion"] = board["provenance"]["criterion"] = criterion
+    board["provenance"]["excluded"] = excluded
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
                                               LeaderboardCache.created_at < utcnow() - timedelta(days=CACHE_DAYS)))
     keep = (select(LeaderboardCache.key).where(LeaderboardCache.pool_id == pool.id)

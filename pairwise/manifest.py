@@ -42,6 +42,8 @@ class Manifest:
     pool: str | None
     settings: dict[str, Any] = field(default_factory=dict)
     items: list[ManifestItem] = field(default_factory=list)
+    # Admin-designated gold pairs: [{"item", "better", "worse"}], checked against the pool at seeding.
+    gold: list[dict[str, Any]] = field(default_factory=list)
 
 
 def check_item_fields(where: str, item_id: Any, category: Any, instruction: Any,
@@ -89,7 +91,7 @@ def load_file(path: Path) -> Manifest:
         raise ManifestError(f"{path.name}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
     if not isinstance(data, dict):
         raise ManifestError(f"{path.name}: expected a JSON object with 'items'")
-    unknown = set(data) - {"pool", "settings", "items"}
+    unknown = set(data) - {"pool", "settings", "items", "gold"}
     if unknown:
         raise ManifestError(f"{path.name}: unknown key {sorted(unknown)[0]!r}")
     pool = data.get("pool")
@@ -121,7 +123,11 @@ def load_file(path: Path) -> Manifest:
             outputs={m: _inside(root, p, f"{where} output {m!r}") for m, p in outputs.items()},
         ))
     _no_duplicates(path.name, items)
-    return Manifest(pool=pool, settings=settings, items=items)
+    gold = data.get("gold") or []
+    if not isinstance(gold, list) or not all(isinstance(g, dict) and set(g) == {"item", "better", "worse"}
+                                             for g in gold):
+        raise ManifestError(f"{path.name}: gold must be a list of {{\"item\", \"better\", \"worse\"}} objects")
+    return Manifest(pool=pool, settings=settings, items=items, gold=gold)
 
 
 def load_folder(root: Path) -> Manifest:

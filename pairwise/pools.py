@@ -91,8 +91,9 @@ def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = Non
         raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
     if db.scalar(select(Pool).where(Pool.name == name)) is not None:
         raise Conflict(f"pool {name!r} already exists")
-    pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.0,
-                gold_share=0.0, is_open=True, resample_outputs=False)
+    # New pools measure their experts: 5 % gold pairs, 10 % overlap (issue 7).
+    pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.1,
+                gold_share=0.05, is_open=True, resample_outputs=False)
     apply_settings(pool, {} if settings is None else settings)
     db.add(pool)
     db.flush()
@@ -156,23 +157,31 @@ def prepare_images(store: ImageStore, source: Upload, outputs: Mapping[str, Uplo
     the database so that seeding can run it in worker processes. With
     ``resample`` every output is resampled to the source's size.
     """
-    def put(upload: Upload, size: tuple[int, int] | None) -> StoredImage:
-        try:
-            normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels,
-                                           size=size)
-        except imaging.ImageError as exc:
-            raise Invalid(str(exc)) from None
-        # Always put (a no-op when the file exists), so an image folder
-        # restored without some files heals on the next upload. A file written
-        # for a transaction that later rolls back stays unreferenced:
-        # harmless, since content addresses never clash.
-        store.put(normalised)
-        return StoredImage(normalised.sha256, normalised.width, normalised.height, len(normalised.png))
-
-    stored_source = put(source, None)
+    stored_source = put_image(store, source, max_pixels=max_pixels)
     size = (stored_source.width, stored_source.height) if resample else None
     return PreparedItem(source=stored_source,
-                        outputs={name: put(up, size) for name, up in outputs.items()})
+                        outputs={name: put_image(store, up, max_pixels=max_pixels, size=size)
+                                 for name, up in outputs.items()})
+
+
+def put_image(store: ImageStore, upload: Upload, *, max_pixels: int,
+              size: tuple[int, int] | None = None) -> StoredImage:
+    """Normalise one image (resampled to ``size`` if given) and put it in the store; no database."""
+    try:
+        normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels, size=size)
+    except imaging.ImageError as exc:
+        raise Invalid(str(exc)) from None
+    # Always put (a no-op when the file exists), so an image folder
+    # restored without some files heals on the next upload. A file written
+    # for a transaction that later rolls back stays unreferenced:
+    # harmless, since content addresses never clash.
+    store.put(normalised)
+    return StoredImage(normalised.sha256, normalised.width, normalised.height, len(normalised.png))
+
+
+def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: int) -> Image:
+    """Normalise, store and return the (new or known) row of one image (e.g. a gold sentinel's copy)."""
+    return image_row(db, put_image(store, upload, max_pixels=max_pixels))
 
 
 def image_row(db: Session, stored: StoredImage) -> Image:
@@ -246,6 +255,9 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
         db.add(Output(item_id=item.id, model_id=model.id, image_id=image.id))
         new_outputs += 1
     db.flush()
+    if created and pool.gold_share > 0:
+        from .gold import make_sentinel
+        make_sentinel(db, store, item, max_pixels=max_pixels)
     return ItemResult(item=item, created=created, new_outputs=new_outputs)
 
 
@@ -311,6 +323,10 @@ def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str |
             created += result.created
             unchanged += not result.created and result.new_outputs == 0
             added += result.new_outputs
+    from .gold import add_designated
+    for n, entry in enumerate(manifest.gold):
+        add_designated(db, pool, item=entry.get("item"), better=entry.get("better"), worse=entry.get("worse"),
+                       where=f"gold[{n}]")
     return SeedReport(pool=name, pool_created=pool_created, items_created=created,
                       items_unchanged=unchanged, outputs_added=added)
 

@@ -224,6 +224,10 @@ class Assignment(Base):
     right_output_id: Mapped[int] = mapped_column(ForeignKey("output.id", ondelete="CASCADE"))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    # Gold pairs (issue 7): the pair's known answer, and the side the better
+    # output was put on. A sentinel shows its degraded copy on the other side.
+    gold_pair_id: Mapped[int | None] = mapped_column(ForeignKey("gold_pair.id", ondelete="CASCADE"))
+    gold_side: Mapped[str | None] = mapped_column(String(5))
 
     item: Mapped[Item] = relationship()
     left_output: Mapped[Output] = relationship(foreign_keys=[left_output_id])
@@ -232,6 +236,15 @@ class Assignment(Base):
     is_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     judgment: Mapped[Judgment | None] = relationship(back_populates="assignment")
+    gold_pair: Mapped[GoldPair | None] = relationship()
+
+    def shown_image(self, side: str) -> Image:
+        """The image on one side: the output's, or a sentinel's degraded copy."""
+        output = self.left_output if side == "left" else self.right_output
+        gold = self.gold_pair
+        if gold is not None and gold.worse_image is not None and self.gold_side != side:
+            return gold.worse_image
+        return output.image
 
 
 class Judgment(Base):
@@ -281,6 +294,8 @@ class Judgment(Base):
     unacceptable_right: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Rubric answers: criterion name -> left | right | same (answered ones only).
     criteria: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Set on answers to gold pairs: they measure the expert and never enter a count cell.
+    gold_pair_id: Mapped[int | None] = mapped_column(ForeignKey("gold_pair.id", ondelete="CASCADE"))
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -436,3 +451,61 @@ class CriterionCell(Base):
     right_model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
     answer: Mapped[str] = mapped_column(String(8), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+
+
+class GoldPair(Base):
+    """A pair with a known answer (issue 7), issued at the pool's ``gold_share``.
+
+    ``designated``: two real outputs of an item, named by an admin (better,
+    worse). ``sentinel``: an output against a visibly degraded copy of itself
+    (``worse_image``), made at seeding; the copy belongs to no model, so it can
+    never reach a leaderboard.
+    """
+
+    __tablename__ = "gold_pair"
+    __table_args__ = (Index("ix_gold_pair_pool_item", "pool_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # designated | sentinel
+    better_output_id: Mapped[int] = mapped_column(ForeignKey("output.id", ondelete="CASCADE"))
+    worse_output_id: Mapped[int | None] = mapped_column(ForeignKey("output.id", ondelete="CASCADE"))
+    worse_image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id"))
+    degradation: Mapped[str | None] = mapped_column(String(40))  # blur, banding, colour_cast, halo
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[Item] = relationship()
+    better_output: Mapped[Output] = relationship(foreign_keys=[better_output_id])
+    worse_output: Mapped[Output | None] = relationship(foreign_keys=[worse_output_id])
+    worse_image: Mapped[Image | None] = relationship()
+
+
+class ExpertExclusion(Base):
+    """An expert whose judgments in a pool are kept out of every fit (issue 7)."""
+
+    __tablename__ = "expert_exclusion"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    excluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    excluded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    expert: Mapped[User] = relationship(foreign_keys=[expert_id])
+
+
+class ExclusionEvent(Base):
+    """Every exclude / include, kept for good: who, when, why."""
+
+    __tablename__ = "exclusion_event"
+    __table_args__ = (Index("ix_exclusion_event_pool", "pool_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(10))  # exclude | include
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(254))  # email (or "cli") of who did it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -165,7 +165,8 @@ def make_pool(app: Any) -> Callable[..., Any]:
              models: tuple[str, ...] = ("model-a", "model-b", "model-c"), **settings: Any) -> str:
         with app.app_context():
             db = get_db()
-            pool = pools.create_pool(db, name, settings)
+            # No gold or overlap pairs unless a test asks: most tests count pairs exactly.
+            pool = pools.create_pool(db, name, {"gold_share": 0.0, "overlap_share": 0.0, **settings})
             seed = 1
             for category in categories:
                 for k in range(items):

@@ -77,7 +77,10 @@ def _write_manifest(root: Path, items: int, resample: bool) -> Path:
                         "source": f"item-{k}/source.png", "outputs": outputs})
     path = root / "manifest.json"
     path.write_text(json.dumps({"pool": "identity", "settings": {"resample_outputs": resample,
-                                                                 "rationale_min_chars": 1},
+                                                                 "rationale_min_chars": 1,
+                                                                 # gold pairs have their own
+                                                                 # indistinguishability test
+                                                                 "gold_share": 0, "overlap_share": 0},
                                 "items": entries}))
     return path
 

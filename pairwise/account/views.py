@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from .. import pools
+from .. import experts, pools
 from ..auth import check_password, login_required
 from ..db import get_db
 
@@ -64,4 +64,6 @@ def home() -> Any:
             if not pool.is_open or (mine is not None and not set(mine) & set(categories)):
                 continue
         listed.append({"pool": pool, "categories": categories, **pools.pool_counts(db, pool)})
-    return render_template("account/home.html", pools=listed)
+    # An expert's own figures (calibration feedback), never anybody else's.
+    mine = experts.own_figures(db, current_user) if current_user.role.value == "expert" else []
+    return render_template("account/home.html", pools=listed, my_figures=mine)

@@ -197,7 +197,8 @@ def spec() -> dict[str, Any]:
                 *_filter_params()],
                 "get": {"summary": "raw judgments, streamed (researcher, admin); the judgment browser's filters select rows",
                         "responses": {"200": {"description": "one row per judgment: ..., unacceptable_left, unacceptable_right, "
-                                                             "then criterion_<name> per pool criterion (CSV) or criteria (JSONL)"},
+                                                             "then criterion_<name> per pool criterion (CSV) or criteria (JSONL), "
+                                                             "excluded (an excluded expert's judgment); gold answers left out"},
                                       "422": _error("bad filter (unknown model, tag, criterion, expert, ...)")}}},
             "/api/v1/pools/{pool}/artifacts": {"parameters": [
                 _pool_param(),
@@ -207,5 +208,50 @@ def spec() -> dict[str, Any]:
                         "responses": {"200": {"description": "rows model, tag, flagged, shown, rate, ci_low, ci_high; "
                                                              "JSON adds 'separating' (tags that set a model apart, in words)"},
                                       "422": _error("bad category or format")}}},
+            **_quality_paths(),
         },
+    }
+
+
+def _quality_paths() -> dict[str, Any]:
+    """Rater quality (issue 7): experts' figures and flags, exclusions, gold pairs, own figures."""
+    email = {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
+    reason = {"type": "object", "additionalProperties": False, "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": 1000}}}
+    return {
+        "/api/v1/pools/{pool}/experts": {"parameters": [
+            _pool_param(), {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}}],
+            "get": {"summary": "per-expert quality figures and flags (researcher, admin)",
+                    "responses": {"200": {"description": (
+                        "{pool, agreement: {overlap_pairs, krippendorff_alpha, mean_cohen_kappa}, experts: [{email, "
+                        "expert, judgments, gold_judged, gold_correct, gold_accuracy, gold_ci_low, gold_ci_high, "
+                        "overlap_judged, overlap_agreement, overlap_kappa, fit_judged, fit_agreed, fit_agreement, "
+                        "fit_expected, left, right, left_rate, left_p_value, median_seconds, median_rationale_chars, "
+                        "repeated_rationales, repeated_share, careless_lr, side_lr, flags: [{kind: careless|side_bias|"
+                        "copy_paste, evidence}], excluded, exclusion_reason}], exclusion_history}")},
+                        "404": _error("no such pool"), "422": _error("bad format")}}},
+        "/api/v1/pools/{pool}/experts/{email}/exclusion": {
+            "parameters": [_pool_param(), email],
+            "post": {"summary": "exclude an expert's judgments in this pool from every fit (admin)",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         **reason, "required": ["reason"]}}}},
+                     "responses": {"201": {"description": "excluded"}, "404": _error("no such pool or expert"),
+                                   "409": _error("already excluded"), "422": _error("empty reason")}},
+            "delete": {"summary": "include an excluded expert's judgments again (admin)",
+                       "requestBody": {"required": False, "content": {"application/json": {"schema": reason}}},
+                       "responses": {"200": {"description": "included"}, "404": _error("no such pool or expert"),
+                                     "409": _error("not excluded")}}},
+        "/api/v1/pools/{pool}/gold": {
+            "parameters": [_pool_param()],
+            "get": {"summary": "the pool's gold pairs, designated and generated (admin)",
+                    "responses": {"200": {"description": "{gold: [{id, kind, item, better, worse, degradation}]}"}}},
+            "post": {"summary": "designate a gold pair: on item, model better's output beats worse's (admin)",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["item", "better", "worse"], "additionalProperties": False,
+                         "properties": {"item": {"type": "string"}, "better": {"type": "string"},
+                                        "worse": {"type": "string"}}}}}},
+                     "responses": {"201": {"description": "the gold pair"},
+                                   "422": _error("unknown item or model")}}},
+        "/api/v1/me/quality": {"get": {"summary": "the caller's own figures per pool (gold accuracy, agreement, speed)",
+                                       "responses": {"200": {"description": "{email, pools: [...]}"}}}},
     }

@@ -137,8 +137,8 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
         "category": assignment.item.category,
         "instruction": assignment.item.instruction,
         "source": _image_json(assignment.item.source_image),
-        "left": _image_json(assignment.left_output.image),
-        "right": _image_json(assignment.right_output.image),
+        "left": _image_json(assignment.shown_image("left")),
+        "right": _image_json(assignment.shown_image("right")),
         "expires_at": assignment.expires_at.isoformat(timespec="seconds") + "Z",
         "rationale_min_chars": pool.rationale_min_chars,
         "tags": pool.vocabulary,
@@ -245,3 +245,4 @@ def judgments(pool_name: str) -> Any:
 
 from . import audit_views  # noqa: E402,F401  (GET /api/v1/audit on this blueprint)
 from . import insights  # noqa: E402,F401  (artifact rates, filtered judgments)
+from . import quality as _quality  # noqa: E402,F401  (issue 7 routes on this blueprint)

@@ -1,0 +1,196 @@
+"""Gold and overlap pairs: designate, generate and issue them (operations: flush only).
+
+Called from :func:`pairwise.judging.next_assignment` through one hook,
+:func:`special_assignment`, right after the pending-assignment check: at the
+pool's ``gold_share`` an expert gets a gold pair (known answer), at its
+``overlap_share`` a pair another expert already judged (agreement). Both are
+plain :class:`Assignment` rows with the same expiry, JSON and image URLs as any
+other, so the expert cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import scheduling, sentinels
+from .errors import Invalid
+from .schema import Assignment, GoldPair, Image, Item, Judgment, Model, Output, Pool, User
+from .storage import ImageStore
+
+OVERLAP_WINDOW = 2000  # overlap pairs come from the pool's most recent judgments
+
+
+# ----- making gold pairs -------------------------------------------------------
+
+def add_designated(db: Session, pool: Pool, *, item: object, better: object, worse: object,
+                   actor: User | None = None, where: str = "gold") -> GoldPair:
+    """An admin's gold pair: on ``item``, model ``better``'s output beats ``worse``'s.
+
+    Idempotent: the same pair again returns the stored one. Unknown item or
+    model, or a model without an output for that item, is Invalid.
+    """
+    for field, value in (("item", item), ("better", better), ("worse", worse)):
+        if not isinstance(value, str) or not value.strip():
+            raise Invalid(f"{where}.{field}: required (a non-empty string)")
+    assert isinstance(item, str) and isinstance(better, str) and isinstance(worse, str)
+    if better == worse:
+        raise Invalid(f"{where}: better and worse name the same model {better!r}")
+    row = db.scalar(select(Item).where(Item.pool_id == pool.id, Item.external_id == item))
+    if row is None:
+        raise Invalid(f"{where}.item: pool {pool.name!r} has no item {item!r}")
+    outputs = {name: output_id for name, output_id in db.execute(
+        select(Model.name, Output.id).join(Output, Output.model_id == Model.id).where(Output.item_id == row.id))}
+    for field, name in (("better", better), ("worse", worse)):
+        if name not in outputs:
+            raise Invalid(f"{where}.{field}: item {item!r} has no output of model {name!r}")
+    existing = db.scalar(select(GoldPair).where(
+        GoldPair.item_id == row.id, GoldPair.better_output_id == outputs[better],
+        GoldPair.worse_output_id == outputs[worse]))
+    if existing is not None:
+        return existing
+    gold = GoldPair(pool_id=pool.id, item_id=row.id, kind="designated", better_output_id=outputs[better],
+                    worse_output_id=outputs[worse], created_by_id=actor.id if actor else None)
+    db.add(gold)
+    db.flush()
+    return gold
+
+
+def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int = 40_000_000) -> GoldPair | None:
+    """A generated gold pair for ``item``: one output against a degraded copy of itself.
+
+    The output and the degradation are chosen from the item's id, so seeding
+    twice gives the same sentinel; an item that has one keeps it.
+    """
+    from .pools import Upload, store_image  # pools calls this module at seeding
+
+    if db.scalar(select(GoldPair.id).where(GoldPair.item_id == item.id, GoldPair.kind == "sentinel")) is not None:
+        return None
+    outputs = db.execute(select(Output.id, Image.sha256).join(Image, Image.id == Output.image_id)
+                         .where(Output.item_id == item.id).order_by(Output.id)).all()
+    if not outputs:
+        return None
+    output_id, sha = outputs[sentinels.choose(item.external_id, len(outputs))]
+    kind = sentinels.DEGRADATIONS[sentinels.choose(f"{item.external_id}/degradation", len(sentinels.DEGRADATIONS))]
+    degraded = sentinels.degrade_png(store.path(sha, "full").read_bytes(), kind)
+    image = store_image(db, store, Upload(name=f"{item.external_id}-sentinel.png", data=degraded),
+                        max_pixels=max_pixels)
+    gold = GoldPair(pool_id=item.pool_id, item_id=item.id, kind="sentinel", better_output_id=output_id,
+                    worse_image_id=image.id, degradation=kind)
+    db.add(gold)
+    db.flush()
+    return gold
+
+
+def list_gold(db: Session, pool: Pool) -> list[GoldPair]:
+    return list(db.scalars(select(GoldPair).where(GoldPair.pool_id == pool.id).order_by(GoldPair.id)))
+
+
+def gold_json(gold: GoldPair, model_names: dict[int, str]) -> dict[str, object]:
+    return {"id": gold.id, "kind": gold.kind, "item": gold.item.external_id,
+            "better": model_names.get(gold.better_output.model_id),
+            "worse": None if gold.worse_output is None else model_names.get(gold.worse_output.model_id),
+            "degradation": gold.degradation}
+
+
+# ----- issuing -------------------------------------------------------------------
+
+def special_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator, minutes: int,
+                       now: datetime) -> Assignment | None:
+    """A gold pair at ``gold_share``, an overlap pair at ``overlap_share``, else None.
+
+    None also when the draw asks for one but none is eligible: the regular
+    scheduler then issues as usual.
+    """
+    gold_share, overlap_share = pool.gold_share or 0.0, pool.overlap_share or 0.0
+    if gold_share <= 0 and overlap_share <= 0:
+        return None  # no draw: pools without either keep the scheduler's random stream
+    u = float(rng.random())
+    if u < gold_share:
+        if not _regular_work_left(db, pool, expert):
+            return None  # a gold pair after the last real one would stand out
+        return _issue_gold(db, pool, expert, rng=rng, minutes=minutes, now=now)
+    if u < gold_share + overlap_share:
+        return _issue_overlap(db, pool, expert, rng=rng, minutes=minutes, now=now)
+    return None
+
+
+def _allowed(query: object, expert: User) -> object:
+    categories = expert.category_list
+    return query if categories is None else query.where(Item.category.in_(categories))  # type: ignore[attr-defined]
+
+
+def _regular_work_left(db: Session, pool: Pool, expert: User) -> bool:
+    """Whether this expert has pairs left to judge (two aggregates, no pair lists)."""
+    sizes = _allowed(select(func.count()).select_from(Output).join(Item, Item.id == Output.item_id)
+                     .where(Item.pool_id == pool.id).group_by(Output.item_id), expert)
+    pairs = sum(n * (n - 1) // 2 for n in db.scalars(sizes))  # type: ignore[call-overload]
+    judged = db.scalar(select(func.count()).select_from(Assignment)
+                       .join(Judgment, Judgment.assignment_id == Assignment.id)
+                       .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
+                              Assignment.gold_pair_id.is_(None))) or 0
+    return judged < pairs
+
+
+def _issue_gold(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator, minutes: int,
+                now: datetime) -> Assignment | None:
+    # Each gold pair at most once per expert: a second showing would test memory.
+    seen = select(Assignment.gold_pair_id).where(Assignment.expert_id == expert.id,
+                                                 Assignment.pool_id == pool.id,
+                                                 Assignment.gold_pair_id.is_not(None))
+    query = _allowed(select(GoldPair).join(Item, Item.id == GoldPair.item_id)
+                     .where(GoldPair.pool_id == pool.id, GoldPair.id.not_in(seen)), expert)
+    candidates = list(db.scalars(query.order_by(GoldPair.id)))  # type: ignore[attr-defined]
+    if not candidates:
+        return None
+    gold = candidates[int(rng.integers(len(candidates)))]
+    better_side = "left" if rng.random() < 0.5 else "right"
+    # A sentinel shows the same output on both sides in the table; the view swaps
+    # in the degraded copy on the worse side (Assignment.shown_image).
+    worse = gold.worse_output_id if gold.worse_output_id is not None else gold.better_output_id
+    left, right = (gold.better_output_id, worse) if better_side == "left" else (worse, gold.better_output_id)
+    return _add(db, pool, expert, gold.item_id, left, right, minutes=minutes, now=now,
+                gold_pair_id=gold.id, gold_side=better_side)
+
+
+def _issue_overlap(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator, minutes: int,
+                   now: datetime) -> Assignment | None:
+    recent = (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
+              .join(Judgment, Judgment.assignment_id == Assignment.id)
+              .where(Judgment.pool_id == pool.id, Judgment.expert_id != expert.id, Judgment.gold_pair_id.is_(None))
+              .order_by(Judgment.id.desc()).limit(OVERLAP_WINDOW)).subquery()
+    query = select(recent.c.item_id, recent.c.left_output_id, recent.c.right_output_id).join(
+        Item, Item.id == recent.c.item_id)
+    rows = db.execute(_allowed(query, expert)).all()  # type: ignore[arg-type]
+    if not rows:
+        return None
+    judged = Counter((item, scheduling.pair_key(a, b)) for item, a, b in rows)
+    mine = {(item, scheduling.pair_key(a, b)) for item, a, b in db.execute(
+        select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
+        .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
+               Assignment.gold_pair_id.is_(None), Assignment.item_id.in_({item for item, _k in judged})))}
+    open_pairs = {key: n for key, n in judged.items() if key not in mine}
+    if not open_pairs:
+        return None
+    # The least-judged first: two answers on many pairs measure agreement
+    # better than many answers on a few.
+    fewest = min(open_pairs.values())
+    choices = sorted(key for key, n in open_pairs.items() if n == fewest)
+    item_id, (a, b) = choices[int(rng.integers(len(choices)))]
+    left, right = (a, b) if rng.random() < 0.5 else (b, a)
+    return _add(db, pool, expert, item_id, left, right, minutes=minutes, now=now)
+
+
+def _add(db: Session, pool: Pool, expert: User, item_id: int, left: int, right: int, *, minutes: int,
+         now: datetime, gold_pair_id: int | None = None, gold_side: str | None = None) -> Assignment:
+    assignment = Assignment(pool_id=pool.id, item_id=item_id, expert_id=expert.id, left_output_id=left,
+                            right_output_id=right, issued_at=now, expires_at=now + timedelta(minutes=minutes),
+                            gold_pair_id=gold_pair_id, gold_side=gold_side, is_open=True)
+    db.add(assignment)
+    db.flush()
+    return assignment
+
