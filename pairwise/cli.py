@@ -138,13 +138,41 @@ def users_list() -> None:
 @one_line_errors
 def users_deactivate(email: str) -> None:
     """Lock an account out (its judgments stay); its sessions and tokens stop working."""
-    from .auth import find_user
+    from .auth import find_user, set_active
     from .db import get_db
     db = get_db()
     user = find_user(db, email)
-    user.is_active = False
+    set_active(db, user, False)
     db.commit()
     click.echo(f"deactivated {user.email}")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+@one_line_errors
+def users_activate(email: str) -> None:
+    """Let a deactivated account log in again (old sessions stay ended; tokens work again)."""
+    from .auth import find_user, set_active
+    from .db import get_db
+    db = get_db()
+    user = find_user(db, email)
+    set_active(db, user, True)
+    db.commit()
+    click.echo(f"activated {user.email}")
+
+
+@users_cli.command("passwd")
+@click.argument("email")
+@one_line_errors
+def users_passwd(email: str) -> None:
+    """Set a new password (prompt, or stdin when piped); every session of the account ends."""
+    from .auth import find_user, set_password
+    from .db import get_db
+    db = get_db()
+    user = find_user(db, email)
+    set_password(db, user, _read_password())
+    db.commit()
+    click.echo(f"password changed for {user.email}; its sessions were ended")
 
 
 @main.group("tokens")

@@ -21,13 +21,18 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 200,  # item uploads (routes marked security.accepts_upload)
     "MAX_BODY_KB": 64,  # every other request body (JSON, forms)
     "MAX_IMAGE_PIXELS": 40_000_000,
+    "LOGIN_WINDOW_SECONDS": 900,  # failed logins are counted over this window
+    "LOGIN_MAX_FAILURES": 5,  # per account and client address (x4 per account from anywhere)
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,  # per client address over all accounts
+    "PROXY_HOPS": 0,  # reverse proxies in front that set X-Forwarded-For (client address)
     "SESSION_COOKIE_SECURE": False,
     # Flask's own defaults set these too, so they must be overridden here.
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
 }
 
-_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS"}
+_INTS = {"LOGIN_WINDOW_SECONDS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS", "PROXY_HOPS",
+         "ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS"}
 _FLOATS = {"HOURLY_RATE"}
 _BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 
