@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -106,6 +106,27 @@ def set_password(db: Session, user: User, password: str) -> None:
 def end_sessions(user: User) -> None:
     """Every session cookie signed for this account stops working."""
     user.session_generation = (user.session_generation or 0) + 1
+
+
+def set_categories(db: Session, user: User, categories: list[str] | None) -> int:
+    """Change the categories an expert may judge (None: all); return how many
+    open pairs outside them were withdrawn (expired now, so the expert's next
+    request issues a pair they may judge)."""
+    from .schema import Assignment, Item, Judgment, utcnow
+    user.categories = ",".join(categories) if categories else None
+    if categories is None:
+        db.flush()
+        return 0
+    now = utcnow()
+    outside = (select(Assignment.id).join(Item, Item.id == Assignment.item_id)
+               .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+               .where(Assignment.expert_id == user.id, Assignment.expires_at > now,
+                      Judgment.id.is_(None), Item.category.not_in(categories)))
+    ids = list(db.scalars(outside))
+    if ids:
+        db.execute(update(Assignment).where(Assignment.id.in_(ids)).values(expires_at=now))
+    db.flush()
+    return len(ids)
 
 
 def set_active(db: Session, user: User, active: bool) -> None:

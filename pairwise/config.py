@@ -60,10 +60,19 @@ def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) ->
     return found
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder; when this creates it, only its owner may enter (0700):
+    the instance folder holds the SQLite database, the secret key and the images."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
 def secret_key(instance_path: Path) -> str:
     """A stable random key for the embedded default, made once per instance folder."""
-    path = instance_path / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(instance_path) / "secret_key"
     try:
         # O_EXCL: when several gunicorn workers start at once, exactly one
         # writes the key and all read the same one. Owner-only permissions.

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from .. import pools, throttle
+from .. import pools, throttle, visibility
 from ..auth import check_password, end_sessions, login_required, set_password
 from ..db import get_db
 from ..errors import Invalid
@@ -140,12 +140,6 @@ def password() -> Any:
 @login_required
 def home() -> Any:
     db = get_db()
-    listed = []
-    for pool in pools.list_pools(db):
-        categories = pools.pool_categories(db, pool)
-        mine = current_user.category_list
-        if current_user.role.value == "expert":
-            if not pool.is_open or (mine is not None and not set(mine) & set(categories)):
-                continue
-        listed.append({"pool": pool, "categories": categories, **pools.pool_counts(db, pool)})
+    listed = [visibility.pool_view(db, pool, current_user) | {"pool": pool}
+              for pool in pools.list_pools(db) if visibility.may_see(db, pool, current_user)]
     return render_template("account/home.html", pools=listed)
