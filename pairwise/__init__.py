@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     if not app.config["DATABASE_URL"]:
-        instance.mkdir(parents=True, exist_ok=True)
+        config.private_dir(instance)
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'pairwise.db'}"
     app.config["DATABASE_URL"] = config.normalise_database_url(app.config["DATABASE_URL"])
     if not app.config["IMAGE_DIR"]:

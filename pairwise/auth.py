@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -80,11 +80,59 @@ def find_user(db: Session, email: str) -> User:
     return user
 
 
+# Hashed once per process with the same method as real passwords, so that an
+# unknown or inactive account costs one hash check too: the answer time says
+# nothing about which accounts exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
 def check_password(db: Session, email: str, password: str) -> User | None:
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+    matches = check_password_hash(user.password_hash if user is not None else _DUMMY_HASH, password)
+    if user is None or not user.is_active or not matches:
         return None
     return user
+
+
+def set_password(db: Session, user: User, password: str) -> None:
+    """A new password; every session of the account ends (tokens stay)."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password: at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+    db.flush()
+
+
+def end_sessions(user: User) -> None:
+    """Every session cookie signed for this account stops working."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def set_categories(db: Session, user: User, categories: list[str] | None) -> int:
+    """Change the categories an expert may judge (None: all); return how many
+    open pairs outside them were withdrawn (expired now, so the expert's next
+    request issues a pair they may judge)."""
+    from .schema import Assignment, Item, Judgment, utcnow
+    user.categories = ",".join(categories) if categories else None
+    if categories is None:
+        db.flush()
+        return 0
+    now = utcnow()
+    outside = (select(Assignment.id).join(Item, Item.id == Assignment.item_id)
+               .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+               .where(Assignment.expert_id == user.id, Assignment.expires_at > now,
+                      Judgment.id.is_(None), Item.category.not_in(categories)))
+    ids = list(db.scalars(outside))
+    if ids:
+        db.execute(update(Assignment).where(Assignment.id.in_(ids)).values(expires_at=now, is_open=False))
+    db.flush()
+    return len(ids)
+
+
+def set_active(db: Session, user: User, active: bool) -> None:
+    user.is_active = active
+    end_sessions(user)
+    db.flush()
 
 
 def hash_token(token: str) -> str:
@@ -155,9 +203,16 @@ def init_app(app: Flask) -> None:
     app.before_request(_csrf_for_sessions)
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+    def load_user(session_id: str) -> User | None:
+        # "<user id>:<session generation>" (User.get_id): a session signed
+        # before the last logout, password change or deactivation is refused.
+        user_id, _, generation = session_id.partition(":")
+        if not (user_id.isdigit() and generation.isdigit()) or int(user_id) > 2**31 - 1:
+            return None
+        user = get_db().get(User, int(user_id))
+        if user is None or not user.is_active or user.session_generation != int(generation):
+            return None
+        return user
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:

@@ -144,14 +144,68 @@ def users_list() -> None:
 def users_deactivate(email: str) -> None:
     """Lock an account out (its judgments stay); its sessions and tokens stop working."""
     from . import audit
-    from .auth import find_user
+    from .auth import find_user, set_active
     from .db import get_db
     db = get_db()
     user = find_user(db, email)
-    user.is_active = False
+    set_active(db, user, False)
     audit.record(db, audit.cli_actor(), "user.deactivate", user.email)
     db.commit()
     click.echo(f"deactivated {user.email}")
+
+
+@users_cli.command("categories")
+@click.argument("email")
+@click.argument("categories", metavar="CATEGORIES")
+@one_line_errors
+def users_categories(email: str, categories: str) -> None:
+    """Set the categories an expert may judge: 'a,b', or 'all'.
+
+    Open pairs outside the new categories are withdrawn at once.
+    """
+    from .auth import find_user, parse_categories, set_categories
+    from .db import get_db
+    slugs = None if categories.strip().lower() == "all" else parse_categories(categories)
+    if slugs is None and categories.strip().lower() != "all":
+        raise click.ClickException("categories: 'all' or a comma-separated list such as 'apparel,food'")
+    db = get_db()
+    user = find_user(db, email)
+    withdrawn = set_categories(db, user, slugs)
+    db.commit()
+    click.echo(f"{user.email} may judge {', '.join(slugs) if slugs else 'all categories'}"
+               f"{f'; {withdrawn} open pair(s) withdrawn' if withdrawn else ''}")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+@one_line_errors
+def users_activate(email: str) -> None:
+    """Let a deactivated account log in again (old sessions stay ended; tokens work again)."""
+    from . import audit
+    from .auth import find_user, set_active
+    from .db import get_db
+    db = get_db()
+    user = find_user(db, email)
+    set_active(db, user, True)
+    audit.record(db, audit.cli_actor(), "user.activate", user.email)
+    db.commit()
+    click.echo(f"activated {user.email}")
+
+
+@users_cli.command("passwd")
+@click.argument("email")
+@one_line_errors
+def users_passwd(email: str) -> None:
+    """Set a new password (prompt, or stdin when piped); every session of the account ends."""
+    from . import audit
+    from .auth import find_user, set_password
+    from .db import get_db
+    db = get_db()
+    user = find_user(db, email)
+    set_password(db, user, _read_password())
+    audit.record(db, audit.cli_actor(), "user.password", user.email)
+    db.commit()
+    click.echo(f"password changed for {user.email}; its sessions were ended")
 
 
 @main.group("tokens")
@@ -499,14 +553,20 @@ def audit_log(fmt: str, limit: int, action: str | None) -> None:
 @main.command("demo")
 @click.option("--simulate", type=click.IntRange(0, 100000), default=240, show_default=True,
               help="judgments to simulate from the demo models' true quality, so the leaderboard has data")
+@click.option("--force", is_flag=True,
+              help="also on PostgreSQL or beside other accounts (the demo passwords are public)")
 @one_line_errors
-def demo(simulate: int) -> None:
-    """Create the demo pool (synthetic retouches) and demo accounts; idempotent."""
+def demo(simulate: int, force: bool) -> None:
+    """Create the demo pool (synthetic retouches) and demo accounts; idempotent.
+
+    Refuses a PostgreSQL database, or one with accounts other than the demo
+    ones, unless --force: the demo accounts' passwords are published.
+    """
     from . import demo as demo_module
     from .context import current_store
     from .db import get_db
     db = get_db()
     click.echo("building the demo pool (the first run makes ~200 images: about 20 s)...", err=True)
-    report = demo_module.build(db, current_store(), simulate=simulate)
+    report = demo_module.build(db, current_store(), simulate=simulate, force=force)
     db.commit()
     click.echo(report)

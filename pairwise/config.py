@@ -21,13 +21,18 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 200,  # item uploads (routes marked security.accepts_upload)
     "MAX_BODY_KB": 64,  # every other request body (JSON, forms)
     "MAX_IMAGE_PIXELS": 40_000_000,
+    "LOGIN_WINDOW_SECONDS": 900,  # failed logins are counted over this window
+    "LOGIN_MAX_FAILURES": 5,  # per account and client address (x4 per account from anywhere)
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,  # per client address over all accounts
+    "PROXY_HOPS": 0,  # reverse proxies in front that set X-Forwarded-For (client address)
     "SESSION_COOKIE_SECURE": False,
     # Flask's own defaults set these too, so they must be overridden here.
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
 }
 
-_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS"}
+_INTS = {"LOGIN_WINDOW_SECONDS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS", "PROXY_HOPS",
+         "ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS"}
 _FLOATS = {"HOURLY_RATE"}
 _BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 
@@ -55,10 +60,19 @@ def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) ->
     return found
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder; when this creates it, only its owner may enter (0700):
+    the instance folder holds the SQLite database, the secret key and the images."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
 def secret_key(instance_path: Path) -> str:
     """A stable random key for the embedded default, made once per instance folder."""
-    path = instance_path / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(instance_path) / "secret_key"
     try:
         # O_EXCL: when several gunicorn workers start at once, exactly one
         # writes the key and all read the same one. Owner-only permissions.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -35,10 +38,27 @@ def _sqlite_pragmas(busy_seconds: float) -> Any:
     return pragmas
 
 
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file owner-only (0600) before SQLite creates
+    it with the umask's default (often world-readable): it holds password
+    hashes and every judgment. SQLite gives its -wal and -shm files the same mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # another worker made it first, the same way
+
+
 def make_engine(url: str, *, busy_seconds: float = 10) -> Engine:
     """``busy_seconds``: how long an SQLite write waits for another's lock before
     the request gives up (503, see outage.py)."""
     if url.startswith("sqlite"):
+        _create_private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": busy_seconds})
         event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
         return engine

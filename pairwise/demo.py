@@ -8,11 +8,12 @@ import secrets
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import judging, pools, synthetic
 from .auth import add_user
+from .errors import Conflict
 from .schema import Pool, User
 from .storage import ImageStore
 
@@ -50,8 +51,23 @@ def _complete_items(db: Session, pool: Pool) -> set[str]:
     return {external_id for (external_id,) in rows}
 
 
-def build(db: Session, store: ImageStore, *, simulate: int = 0, seed: int = 7) -> str:
+def check_demo_database(db: Session) -> None:
+    """Refuse a database that looks like production: the demo accounts' passwords
+    are printed in the README, so they must never land next to real accounts."""
+    if db.get_bind().dialect.name == "postgresql":
+        raise Conflict("pairwise demo: this is a PostgreSQL database (production?) and the demo accounts "
+                       "have published passwords; use --force only on a throwaway database")
+    demo_emails = [email for email, _, _ in ACCOUNTS] + list(SIMULATED_EXPERTS)
+    others = db.scalar(select(func.count()).select_from(User).where(User.email.not_in(demo_emails))) or 0
+    if others:
+        raise Conflict(f"pairwise demo: this database has {others} account(s) besides the demo ones and the "
+                       "demo accounts have published passwords; use --force only on a throwaway database")
+
+
+def build(db: Session, store: ImageStore, *, simulate: int = 0, seed: int = 7, force: bool = False) -> str:
     """Create (or complete) the demo pool and accounts; return what to tell the user."""
+    if not force:
+        check_demo_database(db)
     pool = db.scalar(select(Pool).where(Pool.name == POOL))
     if pool is None:
         pool = pools.create_pool(db, POOL, {"rationale_min_chars": 20})

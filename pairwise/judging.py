@@ -169,6 +169,17 @@ def get_assignment(db: Session, assignment_id: int, expert: User) -> Assignment:
     return assignment
 
 
+def check_still_allowed(assignment: Assignment, pool: Pool, expert: User) -> None:
+    """What held when the pair was issued must still hold when it is answered."""
+    if not pool.is_open:
+        raise Conflict(f"pool {pool.name!r} was closed after assignment {assignment.id} was issued; "
+                       "its pairs can no longer be judged")
+    allowed = expert.category_list
+    if allowed is not None and assignment.item.category not in allowed:
+        raise Forbidden(f"assignment {assignment.id}: category {assignment.item.category!r} "
+                        "is no longer one of yours")
+
+
 def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
                     now: datetime | None = None) -> Judgment:
     """Store the expert's answer to their own, open assignment."""
@@ -181,6 +192,7 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
                    "ask for a new pair")
     pool = db.get(Pool, assignment.pool_id)
     assert pool is not None
+    check_still_allowed(assignment, pool, expert)
     answer = parse_answer(body, rationale_min_chars=pool.rationale_min_chars, vocabulary=pool.vocabulary,
                           criteria=pool.criteria or NO_CRITERIA)
     # Closing the assignment is the commit point of a racing pair of

@@ -65,6 +65,10 @@ class User(Base):
     categories: Mapped[str | None] = mapped_column(String(1000))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of every session's login id: logout, a password change and
+    # deactivation add one, which ends every session signed before (cookies
+    # are signed, not stored, so this is how the server takes one back).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def category_list(self) -> list[str] | None:
@@ -82,7 +86,7 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_generation}"
 
 
 class ApiToken(Base):
@@ -509,3 +513,19 @@ class ExclusionEvent(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(254))  # email (or "cli") of who did it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed login, kept for the throttling window.
+
+    One row per failure and key: the sha256 of ``account:<email>`` and of
+    ``address:<client ip>``. In the database, so every gunicorn worker counts
+    the same failures.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_created", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

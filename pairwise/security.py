@@ -155,6 +155,12 @@ def init_app(app: Flask) -> None:
     app.json = StrictJSONProvider(app)
     app.url_map.converters["int"] = BoundedIntConverter
     # before_request functions run in registration order: this one runs first.
+    if app.config.get("PROXY_HOPS"):
+        # Behind a reverse proxy every client would share the proxy's address
+        # (and its login throttle): trust exactly that many X-Forwarded-For hops.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.before_request(_limit_body)
     app.before_request(_refuse_nul)
     app.after_request(_headers)

@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 def test_demo_builds_once(runner, app, table_counts) -> None:
     from pairwise.db import get_db
     from pairwise.schema import Item, Judgment, Model, Output
-    result = runner.invoke(args=["demo", "--simulate", "30"])
+    # PostgreSQL is refused without --force (tests/test_instance_safety.py).
+    force = ["--force"] if app.config["DATABASE_URL"].startswith("postgresql") else []
+    result = runner.invoke(args=["demo", "--simulate", "30", *force])
     assert result.exit_code == 0, result.output
     assert "expert@example.com" in result.output and "password" in result.output
     with app.app_context():
@@ -20,7 +22,7 @@ def test_demo_builds_once(runner, app, table_counts) -> None:
             db.scalar(select(func.count()).select_from(Item)) * db.scalar(select(func.count()).select_from(Model))
         assert db.scalar(select(func.count()).select_from(Judgment)) == 30
     counts = table_counts()
-    again = runner.invoke(args=["demo", "--simulate", "30"])
+    again = runner.invoke(args=["demo", "--simulate", "30", *force])
     assert again.exit_code == 0 and "0 new items" in again.output
     assert table_counts() == counts  # idempotent: nothing duplicated
 

@@ -8,11 +8,11 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, browse, exports, judging, leaderboard_formats, leaderboards, pools, submissions
+from .. import audit, browse, exports, judging, leaderboard_formats, leaderboards, pools, submissions, visibility
 from ..auth import login_required, role_required
 from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..leaderboard_fit import download_name
 from ..schema import Assignment, Image, Pool
 from ..security import accepts_upload, json_error
@@ -32,9 +32,7 @@ def _json_body(*allowed: str) -> dict[str, Any]:
 
 
 def _pool_json(pool: Pool) -> dict[str, Any]:
-    db = get_db()
-    return {"name": pool.name, "settings": pool.settings(),
-            "categories": pools.pool_categories(db, pool), **pools.pool_counts(db, pool)}
+    return visibility.pool_view(get_db(), pool, current_user)
 
 
 @bp.get("/openapi.json")
@@ -52,7 +50,8 @@ def me() -> Any:
 @bp.get("/pools")
 @login_required
 def list_pools() -> Any:
-    return {"pools": [_pool_json(p) for p in pools.list_pools(get_db())]}
+    db = get_db()
+    return {"pools": [_pool_json(p) for p in pools.list_pools(db) if visibility.may_see(db, p, current_user)]}
 
 
 @bp.post("/pools")
@@ -69,7 +68,11 @@ def create_pool() -> Any:
 @bp.get("/pools/<pool_name>")
 @login_required
 def get_pool(pool_name: str) -> Any:
-    return _pool_json(pools.get_pool(get_db(), pool_name))
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    if not visibility.may_see(db, pool, current_user):
+        raise NotFound(f"no pool {pool_name!r}")
+    return _pool_json(pool)
 
 
 @bp.patch("/pools/<pool_name>")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, render_template
+from flask_login import current_user
 
-from .. import pools
+from .. import pools, visibility
 from ..auth import role_required
 from ..db import get_db
 from ..errors import NotFound
@@ -17,8 +18,11 @@ bp = Blueprint("judge", __name__)
 @bp.get("/pools/<pool_name>/judge")
 @role_required("expert")
 def judge(pool_name: str) -> Any:
+    db = get_db()
     try:
-        pool = pools.get_pool(get_db(), pool_name)
+        pool = pools.get_pool(db, pool_name)
     except NotFound:
         abort(404)
+    if not visibility.may_see(db, pool, current_user):
+        abort(404)  # closed, or none of this expert's categories
     return render_template("judge/judge.html", pool=pool, tags=pool.vocabulary)  # the pool's own tags
