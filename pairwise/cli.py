@@ -354,6 +354,27 @@ def export_judgments(pool_name: str, fmt: str, output: Path | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
+@export_cli.command("skips")
+@click.argument("pool_name", metavar="POOL")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@one_line_errors
+def export_skips(pool_name: str, fmt: str) -> None:
+    """Write a pool's skipped pairs with the experts' reasons (items to check)."""
+    import json
+
+    from . import exports, judge_ops, pools
+    from .db import get_db
+    db = get_db()
+    rows = judge_ops.skip_rows(db, pools.get_pool(db, pool_name))
+    if fmt == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    for chunk in exports._csv_chunks(judge_ops.SKIP_COLUMNS,
+                                     (tuple(r[c] for c in judge_ops.SKIP_COLUMNS) for r in rows)):
+        sys.stdout.write(chunk)
+
+
 # ----- demo ------------------------------------------------------------------------------
 
 @main.command("demo")

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, aliased
 from .schema import Assignment, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
-           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id")
+           "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id",
+           "unsure", "pins")
 FORMATS = ("csv", "jsonl", "pwcmp")
 # The long table of pwcmp (Perez-Ortiz & Mantiuk's pairwise-comparison toolbox):
 # pw_scale_table(T, 'scene') reads these first five columns; the rest ride along.
@@ -47,6 +48,8 @@ def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
             "seconds": round(judgment.seconds, 1),
             "created_at": judgment.created_at.isoformat(timespec="seconds") + "Z",
             "judgment_id": judgment.id,
+            "unsure": bool(judgment.unsure),
+            "pins": list(judgment.pins or []),
         }
 
 
@@ -69,10 +72,16 @@ def _csv_chunks(header: tuple[str, ...], records: Iterator[tuple[Any, ...]]) -> 
     yield buffer.getvalue()
 
 
+def pins_text(pins: list[dict[str, Any]]) -> str:
+    """Pins in one CSV cell: ``side:tag@x,y`` joined by ``;`` (x, y: fractions of the image)."""
+    return ";".join(f"{p['side']}:{p['tag']}@{p['x']:g},{p['y']:g}" for p in pins)
+
+
 def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     def records() -> Iterator[tuple[Any, ...]]:
         for row in rows:
-            flat = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"])}
+            flat = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"]),
+                    "unsure": int(row["unsure"]), "pins": pins_text(row["pins"])}
             yield tuple(flat[c] for c in COLUMNS)
 
     return _csv_chunks(COLUMNS, records())

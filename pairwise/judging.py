@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from . import scheduling
+from . import judge_ops, scheduling
 from .db import dialect_insert
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
@@ -88,13 +88,15 @@ class Answer:
     rationale: str
     tags_left: list[str]
     tags_right: list[str]
+    unsure: bool = False
+    pins: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
     """Check a judgment body; raise Invalid naming the first bad field."""
     if not isinstance(body, dict):
         raise Invalid("body: expected a JSON object with choice, rationale and tags")
-    unknown = set(body) - {"choice", "rationale", "tags"}
+    unknown = set(body) - {"choice", "rationale", "tags", "unsure", "pins"}
     if unknown:
         raise Invalid(f"{sorted(unknown)[0]}: unknown field")
     try:
@@ -124,7 +126,8 @@ def parse_answer(body: Any, *, rationale_min_chars: int) -> Answer:
             if v not in TAGS:
                 raise Invalid(f"tags.{side}: unknown tag {v!r} (known: {', '.join(TAGS)})")
         sides[side] = sorted(set(values))
-    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"])
+    return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"],
+                  unsure=judge_ops.parse_unsure(body), pins=judge_ops.parse_pins(body, sides))
 
 
 def get_assignment(db: Session, assignment_id: int, expert: User) -> Assignment:
@@ -155,6 +158,7 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
         right_model_id=assignment.right_output.model_id, choice=answer.choice,
         rationale=answer.rationale, tags_left=answer.tags_left, tags_right=answer.tags_right,
         seconds=max((now - assignment.issued_at).total_seconds(), 0.0), created_at=now,
+        unsure=answer.unsure, pins=answer.pins or None,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here

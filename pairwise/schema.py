@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -221,6 +222,10 @@ class Judgment(Base):
     tags_right: Mapped[list[str]] = mapped_column(JSON, default=list)
     seconds: Mapped[float] = mapped_column(Float)  # from issue to submission, server clock
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The expert found the case ambiguous: signal for researchers, not noise.
+    unsure: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Tags pinned to points: [{"side", "tag", "x", "y"}], x and y in 0..1 of the image.
+    pins: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -255,4 +260,22 @@ class LeaderboardCache(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
     payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Skip(Base):
+    """An assignment the expert declined, with the reason: not a judgment.
+
+    Skips flag their item for admins (a broken image, an unclear instruction)
+    and are exported beside the judgments.
+    """
+
+    __tablename__ = "skip"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

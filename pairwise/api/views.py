@@ -15,6 +15,7 @@ from ..db import get_db
 from ..errors import Conflict, Invalid
 from ..schema import Assignment, Image, Pool
 from ..vocabulary import TAGS
+from ..media.views import image_json
 from .openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -114,9 +115,7 @@ def add_item(pool_name: str) -> Any:
 
 
 def _image_json(image: Image) -> dict[str, Any]:
-    return {"url": url_for("media.image", sha=image.sha256),
-            "preview_url": url_for("media.variant", sha=image.sha256, variant="preview"),
-            "width": image.width, "height": image.height}
+    return image_json(image)
 
 
 def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
@@ -133,6 +132,7 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
         "rationale_min_chars": pool.rationale_min_chars,
         "tags": TAGS,
         "submit_url": url_for("api.submit_judgment", assignment_id=assignment.id),
+        **judge_api.assignment_extras(assignment),
     }
 
 
@@ -213,3 +213,6 @@ def judgments(pool_name: str) -> Any:
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+from . import judge_api  # noqa: E402  (adds the judge page's routes to bp)
