@@ -187,6 +187,7 @@
   function renderNow() {
     if (!current) return;
     const shown = layersShown();
+    $("caption-single").textContent = captionSingle();  // before any size is read
     for (const port of activePorts()) {
       const g = geometry(port);
       for (const world of Object.values(port.worlds)) {
@@ -217,7 +218,6 @@
     }
     const z = geometry(activePorts()[0]).s * dpr();
     $("zoom-now").textContent = Math.round(z * 100) + " %";
-    $("caption-single").textContent = captionSingle();
     if (loupeOn && pointer) loupeAt(pointer);
   }
 
@@ -985,7 +985,9 @@
     }
     if (event.altKey || event.ctrlKey || event.metaKey || !current) return;
     const key = event.key;
-    const onControl = t instanceof HTMLButtonElement || t instanceof HTMLInputElement || t instanceof HTMLAnchorElement;
+    // Toolbar buttons answer Enter; Space peeks everywhere but in the answer form.
+    const onControl = (t instanceof HTMLButtonElement || t instanceof HTMLInputElement || t instanceof HTMLAnchorElement) &&
+      !t.closest(".toolbar");
     let handled = true;
     if (event.shiftKey && (event.code === "Digit1" || event.code === "Digit2")) {
       const side = event.code === "Digit1" ? "left" : "right";
