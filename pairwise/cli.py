@@ -375,6 +375,32 @@ def export_skips(pool_name: str, fmt: str) -> None:
         sys.stdout.write(chunk)
 
 
+@pools_cli.command("tiles")
+@click.argument("pool_name", metavar="POOL")
+@one_line_errors
+def pool_tiles(pool_name: str) -> None:
+    """Cut the zoom tiles of a pool's large images ahead of time (else: on first view)."""
+    from sqlalchemy import select
+
+    from . import pools, tiles
+    from .context import current_store
+    from .db import get_db
+    from .schema import Image, Item, Output
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    items = select(Item.id).where(Item.pool_id == pool.id)
+    ids = select(Item.source_image_id).where(Item.pool_id == pool.id).union(
+        select(Output.image_id).where(Output.item_id.in_(items)))
+    store, written, images = current_store(), 0, 0
+    for sha, width, height in db.execute(select(Image.sha256, Image.width, Image.height).where(Image.id.in_(ids))):
+        if not tiles.tiled_levels(width, height):
+            continue
+        images += 1
+        written += tiles.cut_all(store.path(sha), lambda name, sha=sha: store.cache_path(sha, name).is_file(),
+                                 lambda name, data, sha=sha: store.write_cached(store.cache_path(sha, name), data))
+    click.echo(f"{pool.name}: {written} tiles cut for {images} large images")
+
+
 # ----- demo ------------------------------------------------------------------------------
 
 @main.command("demo")

@@ -14,13 +14,14 @@ import io
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
 
 from .imaging import DISPLAY_SIZES
 
-__all__ = ["TILE", "LevelCache", "level_size", "png_size", "tile_png", "tiled_levels"]
+__all__ = ["TILE", "LevelCache", "cut_all", "level_size", "png_size", "tile_png", "tiled_levels"]
 
 TILE = 512
 BASE_LONGEST = DISPLAY_SIZES["preview"]
@@ -65,6 +66,28 @@ def tile_png(level_image: Image.Image, col: int, row: int) -> bytes:
     out = io.BytesIO()
     level_image.crop(box).save(out, **_TILE_PNG)
     return out.getvalue()
+
+
+def cut_all(full_path: Path, exists: Callable[[str], bool], write: Callable[[str, bytes], None]) -> int:
+    """Cut every tile of an image ahead of time; return how many were written.
+
+    ``exists`` and ``write`` take a cache name such as ``tiles/0/3_2.png``.
+    """
+    width, height = png_size(full_path)
+    levels = tiled_levels(width, height)
+    names = [(k, c, r) for k in range(levels)
+             for c in range(tile_grid(width, height, k)[0]) for r in range(tile_grid(width, height, k)[1])]
+    missing = [(k, c, r) for k, c, r in names if not exists(f"tiles/{k}/{c}_{r}.png")]
+    if not missing:
+        return 0
+    picture = Image.open(full_path)
+    picture.load()
+    level_images = {0: picture}
+    for k in range(1, levels):
+        level_images[k] = level_images[k - 1].reduce(2)
+    for k, c, r in missing:
+        write(f"tiles/{k}/{c}_{r}.png", tile_png(level_images[k], c, r))
+    return len(missing)
 
 
 class LevelCache:

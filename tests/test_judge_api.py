@@ -235,3 +235,15 @@ def test_a_display_size_holding_the_full_bytes_redirects(client, make_pool, expe
     sha = a["left"]["url"].rsplit("/", 1)[1][:-4]
     response = get(client, f"/images/{sha}/preview.png", expert)
     assert response.status_code == 308 and response.headers["Location"].endswith(f"/images/{sha}.png")
+
+
+def test_tiles_can_be_cut_ahead(app, runner, client, expert) -> None:
+    big_pool(app)
+    result = runner.invoke(["pools", "tiles", "big"])
+    # 2500 x 1700: level 0 has 5 x 4 tiles, level 1 (1250 x 850) 3 x 2; three images.
+    assert result.exit_code == 0 and "78 tiles cut for 3 large images" in result.output, result.output
+    assert "0 tiles cut" in runner.invoke(["pools", "tiles", "big"]).output
+    assert runner.invoke(["pools", "tiles", "nope"]).exit_code != 0
+    a = issue(client, expert, "big")
+    tile = get(client, a["right"]["tile_url"].format(level=1, col=2, row=1), expert)
+    assert tile.status_code == 200 and Image.open(io.BytesIO(tile.data)).size == (1250 - 1024, 850 - 512)

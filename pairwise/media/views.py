@@ -93,6 +93,10 @@ def image_json(image: Image) -> dict[str, Any]:
     fits = max(image.width, image.height) <= DISPLAY_SIZES["preview"]
     return {"url": url,
             "preview_url": url if fits else url_for("media.variant", sha=image.sha256, variant="preview"),
+            # The stored thumbnail: shown first, while a sharper picture loads.
+            "thumb_url": url if max(image.width, image.height) <= DISPLAY_SIZES["thumb"]
+            else url_for("media.variant", sha=image.sha256, variant="thumb"),
+            "thumb_scale": round(min(1.0, DISPLAY_SIZES["thumb"] / max(image.width, image.height)), 6),
             "width": image.width, "height": image.height,
             "tile_size": tiles.TILE, "tile_levels": tiles.tiled_levels(image.width, image.height),
             # url ends in ".png": the tiles live under the same name as a folder

@@ -130,10 +130,46 @@
   let pendingTiles = 0;
   function setLoading() { $("loading").textContent = pendingTiles ? "loading " + pendingTiles + " tile" + (pendingTiles > 1 ? "s" : "") + "…" : ""; }
 
+  // The stored thumbnail first (the pair appears at once), then the preview
+  // when the zoom needs more pixels; never back down.
+  const BASES = ["thumb", "preview"];
+  function updateBase(world, s) {
+    const info = world.info, need = s * dpr() * 0.999;
+    const scales = {thumb: info.thumb_scale, preview: Math.min(1, 1024 / Math.max(info.width, info.height))};
+    const kind = BASES.find((k) => scales[k] >= need) || "preview";
+    if (BASES.indexOf(kind) <= BASES.indexOf(world.baseKind)) {
+      if (!world.loadingBase) { world.sharp = true; checkSharp(); }
+      return;
+    }
+    world.baseKind = kind;
+    world.loadingBase = true;
+    const url = info[kind + "_url"];
+    preload(url).then(() => {
+      if (world.info !== info || world.baseKind !== kind) return;
+      world.base.src = url;
+      world.loadingBase = false;
+      world.sharp = true;
+      checkSharp();
+    });
+  }
+
+  // For the measure in the README: from submit to a sharp picture in every panel.
+  let sharpStart = 0;
+  function checkSharp() {
+    if (!sharpStart) return;
+    if (activePorts().every((p) => Object.values(p.worlds).every((w) => w.sharp))) {
+      const ms = performance.now() - sharpStart;
+      sharpStart = 0;
+      requestAnimationFrame(() => { root.dataset.lastSharpMs = ms.toFixed(1); });
+      prefetchDetail();
+    }
+  }
+
   function updateTiles(world, g) {
     const info = world.info;
     if (!info) return;
     const s = g.s * ref().width / info.width;  // CSS px per pixel of this image
+    updateBase(world, s);
     const level = levelFor(info, s);
     if (level !== world.level) {
       for (const t of world.tiles.values()) t.remove();
@@ -517,6 +553,7 @@
   }
   function saveDraft() {
     if (!current || !state) return;
+    state.saved = Date.now();
     try { localStorage.setItem(draftKey(current.id), JSON.stringify(state)); } catch (err) { /* full or disabled */ }
   }
   function loadDraft(id) {
@@ -528,11 +565,11 @@
   }
   function dropDraft(id) {
     localStorage.removeItem(draftKey(id));
-    // Old drafts of pairs that were renewed away or expired: keep the store small.
-    for (let i = localStorage.length - 1; i >= 0; i--) {
-      const k = localStorage.key(i);
-      if (k && k.startsWith("pairwise.draft.") && Object.keys(localStorage).length > 30) localStorage.removeItem(k);
-    }
+    // Drafts of pairs that expired or went to another tab: keep the newest 20.
+    const drafts = Object.keys(localStorage).filter((k) => k.startsWith("pairwise.draft."))
+      .map((k) => { try { return [k, JSON.parse(localStorage.getItem(k)).saved || 0]; } catch (err) { return [k, 0]; } })
+      .sort((a, b) => b[1] - a[1]);
+    for (const [k] of drafts.slice(20)) localStorage.removeItem(k);
   }
 
   function minChars() { return Math.max(current ? current.rationale_min_chars : 0, 1); }
@@ -743,8 +780,11 @@
       $("instruction").textContent = data.error || ("Could not load a pair (" + response.status + ")");
       return;
     }
+    const gotPair = performance.now();
     // The pair appears whole: the three pictures are decoded before the swap.
-    await Promise.all(LAYERS.map((l) => preload(data[l].preview_url)));
+    await Promise.all(LAYERS.map((l) => preload(data[l].thumb_url)));
+    root.dataset.timing = [startedAt === undefined ? 0 : gotPair - startedAt, performance.now() - gotPair].map((v) => v.toFixed(0)).join(",");
+    sharpStart = startedAt || 0;
     show(data);
     busy = false;
     $("submit").disabled = false;
@@ -753,7 +793,7 @@
         root.dataset.lastSwitchMs = (performance.now() - startedAt).toFixed(1);
       });
     }
-    prefetchDetail();
+    if (!startedAt) prefetchDetail();
     refreshProgress();
   }
 
@@ -768,7 +808,10 @@
         for (const t of world.tiles.values()) t.remove();
         world.tiles.clear();
         world.level = -1;
-        world.base.src = data[layer].preview_url;
+        world.baseKind = "thumb";
+        world.sharp = false;
+        world.loadingBase = false;
+        world.base.src = data[layer].thumb_url;
       }
     }
     $("unsure").hidden = !accepts("unsure");
@@ -880,6 +923,9 @@
       setTimeout(() => loadNext(), 1500);
       return;
     }
+    // Nothing was stored: the corrected answer is a new request with a new key.
+    state.key = uuid();
+    saveDraft();
     showError(data.error || ("Could not save (" + response.status + "). Press Submit again."));
   }
 
