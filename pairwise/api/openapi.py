@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import TAGS
+from . import judge_openapi
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def _pool_param() -> dict[str, Any]:
 def spec() -> dict[str, Any]:
     image = {"type": "object", "properties": {
         "url": {"type": "string"}, "preview_url": {"type": "string"},
-        "width": {"type": "integer"}, "height": {"type": "integer"}}}
+        "width": {"type": "integer"}, "height": {"type": "integer"}, **judge_openapi.IMAGE_PROPERTIES}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "pairwise", "version": "1",
@@ -52,14 +53,15 @@ def spec() -> dict[str, Any]:
                     "expires_at": {"type": "string", "format": "date-time"},
                     "rationale_min_chars": {"type": "integer"},
                     "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "submit_url": {"type": "string"}}},
+                    "submit_url": {"type": "string"}, **judge_openapi.ASSIGNMENT_PROPERTIES}},
                 "Judgment": {"type": "object", "required": ["choice", "rationale"],
                              "additionalProperties": False, "properties": {
                     "choice": {"enum": ["left", "right", "tie", "both_bad"]},
                     "rationale": {"type": "string", "description": "at least the pool's rationale_min_chars, "
                                                                    "not counting surrounding whitespace"},
                     "tags": {"type": "object", "properties": {
-                        side: {"type": "array", "items": {"enum": list(TAGS)}} for side in ("left", "right")}}}},
+                        side: {"type": "array", "items": {"enum": list(TAGS)}} for side in ("left", "right")}},
+                    **judge_openapi.JUDGMENT_PROPERTIES}},
             }},
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
@@ -124,5 +126,6 @@ def spec() -> dict[str, Any]:
                 _pool_param(), {"name": "format", "in": "query", "schema": {"enum": ["jsonl", "csv", "pwcmp"], "default": "jsonl"}}],
                 "get": {"summary": "raw judgments, streamed (researcher, admin)",
                         "responses": {"200": {"description": "one row per judgment"}}}},
+            **judge_openapi.PATHS,
         },
     }
