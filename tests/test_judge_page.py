@@ -108,7 +108,8 @@ def test_keyboard_only_judging_on_one_screen(app, live_server, browser_page, mak
     page.screenshot(path=os.environ.get("PAIRWISE_SCREENSHOT", "/tmp/pairwise-judge.png"))
 
     switch_ms = []
-    for n, (key, tag) in enumerate([("1", "halo"), ("2", "dust"), ("3", "clipped")]):
+    # Best match first: "ha" is Halos (a label starting so), not "cHAnges outside...".
+    for n, (key, tag) in enumerate([("1", "ha"), ("2", "dust"), ("3", "clip")]):
         assignment = page.locator("#judge").get_attribute("data-assignment")
         page.keyboard.press(key)
         page.keyboard.press("a")  # tag palette for A, type to filter

@@ -10,7 +10,6 @@ from .. import pools
 from ..auth import role_required
 from ..db import get_db
 from ..errors import NotFound
-from ..vocabulary import TAGS
 
 bp = Blueprint("judge", __name__)
 
@@ -22,4 +21,5 @@ def judge(pool_name: str) -> Any:
         pool = pools.get_pool(get_db(), pool_name)
     except NotFound:
         abort(404)
-    return render_template("judge/judge.html", pool=pool, tags=TAGS)
+    # Tags, criteria and everything else of a pair come with the assignment JSON.
+    return render_template("judge/judge.html", pool=pool)

@@ -640,9 +640,17 @@
     $("palette").hidden = true;
     if (refocus) $("instruction").focus({preventScroll: true});
   }
+  // Best first: the label starts with the text, then a word of it does, then it contains it.
   function matches() {
     const q = palette.input.value.trim().toLowerCase();
-    return Object.keys(current.tags || {}).filter((slug) => !q || tagLabel(slug).toLowerCase().includes(q) || slug.includes(q));
+    const rank = (slug) => {
+      const label = tagLabel(slug).toLowerCase();
+      if (!q || label.startsWith(q)) return 0;
+      if (label.split(/[^a-z0-9]+/).some((w) => w.startsWith(q)) || slug.split("_").some((w) => w.startsWith(q))) return 1;
+      return label.includes(q) || slug.includes(q) ? 2 : 3;
+    };
+    return Object.keys(current.tags || {}).map((slug, n) => [rank(slug), n, slug])
+      .filter((r) => r[0] < 3).sort((x, y) => x[0] - y[0] || x[1] - y[1]).map((r) => r[2]);
   }
   function fillPalette() {
     if (!palette || !current) return;
