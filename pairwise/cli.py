@@ -548,6 +548,53 @@ def audit_log(fmt: str, limit: int, action: str | None) -> None:
         click.echo(audit.table(rows), nl=False)
 
 
+@export_cli.command("skips")
+@click.argument("pool_name", metavar="POOL")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@one_line_errors
+def export_skips(pool_name: str, fmt: str) -> None:
+    """Write a pool's skipped pairs with the experts' reasons (items to check)."""
+    import json
+
+    from . import exports, judge_ops, pools
+    from .db import get_db
+    db = get_db()
+    rows = judge_ops.skip_rows(db, pools.get_pool(db, pool_name))
+    if fmt == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    for chunk in exports._csv_chunks(judge_ops.SKIP_COLUMNS,
+                                     (tuple(r[c] for c in judge_ops.SKIP_COLUMNS) for r in rows)):
+        sys.stdout.write(chunk)
+
+
+@pools_cli.command("tiles")
+@click.argument("pool_name", metavar="POOL")
+@one_line_errors
+def pool_tiles(pool_name: str) -> None:
+    """Cut the zoom tiles of a pool's large images ahead of time (else: on first view)."""
+    from sqlalchemy import select
+
+    from . import pools, tiles
+    from .context import current_store
+    from .db import get_db
+    from .schema import Image, Item, Output
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    items = select(Item.id).where(Item.pool_id == pool.id)
+    ids = select(Item.source_image_id).where(Item.pool_id == pool.id).union(
+        select(Output.image_id).where(Output.item_id.in_(items)))
+    store, written, images = current_store(), 0, 0
+    for sha, width, height in db.execute(select(Image.sha256, Image.width, Image.height).where(Image.id.in_(ids))):
+        if not tiles.tiled_levels(width, height):
+            continue
+        images += 1
+        written += tiles.cut_all(store.path(sha), lambda name, sha=sha: store.cache_path(sha, name).is_file(),
+                                 lambda name, data, sha=sha: store.write_cached(store.cache_path(sha, name), data))
+    click.echo(f"{pool.name}: {written} tiles cut for {images} large images")
+
+
 # ----- demo ------------------------------------------------------------------------------
 
 @main.command("demo")

@@ -11,6 +11,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from PIL import Image, ImageFilter, ImageOps
+
 from . import judging, pools, synthetic
 from .auth import add_user
 from .errors import Conflict
@@ -24,6 +26,27 @@ ACCOUNTS = (  # email, password, role
     ("researcher@example.com", "demo-researcher-pass", "researcher"),
     ("expert@example.com", "demo-expert-pass", "expert"),
 )
+# A few large items whose flaws are mild versions of each model's: invisible
+# at fit, plain at 100 % (what the judge page's zoom, flip and diff are for).
+# Few, because a 1600 x 1200 item takes ~10 s to draw and import.
+DETAIL_SIZE = (1600, 1200)
+DETAIL_CATEGORIES = ("apparel", "jewelry")
+
+
+def _subtle(model: str, source: Image.Image) -> Image.Image:
+    edited = synthetic.MODELS["careful"](source)
+    if model == "halo-sharpen":
+        return edited.filter(ImageFilter.UnsharpMask(radius=1.5, percent=70, threshold=0))
+    if model == "posterize":
+        return ImageOps.posterize(edited, 6)
+    if model == "colour-cast":
+        red, green, blue = edited.split()
+        return Image.merge("RGB", (red.point(lambda v: min(255, v + 3)), green.point(lambda v: round(v * 0.975)), blue))
+    if model == "over-smooth":
+        return edited.filter(ImageFilter.MedianFilter(3))
+    return edited
+
+
 SIMULATED_EXPERTS = ("sim-expert-1@example.com", "sim-expert-2@example.com", "sim-expert-3@example.com")
 
 
@@ -85,13 +108,26 @@ def build(db: Session, store: ImageStore, *, simulate: int = 0, seed: int = 7, f
                 instruction=synthetic.make_instruction(category, index),
                 source=pools.Upload(name="source.png", data=_png(source)), outputs=outputs)
             created_items += result.created
+    for category in DETAIL_CATEGORIES:
+        item_id = f"{category}-detail-1"
+        if item_id in complete:
+            continue
+        source = synthetic.make_source(category, 100, DETAIL_SIZE)
+        outputs = {name: pools.Upload(name=f"{name}.png", data=_png(_subtle(name, source)))
+                   for name in synthetic.MODELS}
+        result = pools.add_item(
+            db, store, pool, item_id=item_id, category=category,
+            instruction=synthetic.make_instruction(category, 100),
+            source=pools.Upload(name="source.png", data=_png(source)), outputs=outputs)
+        created_items += result.created
     new_accounts = [email for email, password, role in ACCOUNTS if _account(db, email, password, role)[1]]
 
     simulated = 0
     if simulate:
         simulated = _simulate(db, pool, simulate, np.random.default_rng(seed))
     lines = [f"demo pool {POOL!r}: {created_items} new items "
-             f"({len(synthetic.CATEGORIES)} categories x {ITEMS_PER_CATEGORY} items x {len(synthetic.MODELS)} models)",
+             f"({len(synthetic.CATEGORIES)} categories x {ITEMS_PER_CATEGORY} items x {len(synthetic.MODELS)} models, "
+             f"and {len(DETAIL_CATEGORIES)} items at {DETAIL_SIZE[0]}x{DETAIL_SIZE[1]} with flaws to see at 100 %)",
              f"simulated judgments added: {simulated}" if simulate else "no judgments simulated",
              "demo logins (created now: " + (", ".join(new_accounts) or "none, they existed") + "):"]
     lines += [f"  {role:<10} {email:<24} password: {password}" for email, password, role in ACCOUNTS]

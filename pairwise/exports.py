@@ -19,7 +19,7 @@ from .schema import Assignment, ExpertExclusion, Item, Judgment, Model, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
            "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id",
-           "unacceptable_left", "unacceptable_right", "excluded")
+           "unacceptable_left", "unacceptable_right", "excluded", "unsure", "pins")
 # CSV adds one column per rubric criterion of the pool, named with this prefix
 # (left | right | same, empty when unanswered); JSONL rows carry "criteria": {...}.
 CRITERION_PREFIX = "criterion_"
@@ -63,6 +63,8 @@ def judgment_rows(db: Session, pool: Pool,
             "unacceptable_right": judgment.unacceptable_right,
             "criteria": dict(judgment.criteria or {}),
             "excluded": judgment.expert_id in excluded,
+            "unsure": bool(judgment.unsure),
+            "pins": list(judgment.pins or []),
         }
 
 
@@ -85,12 +87,18 @@ def _csv_chunks(header: tuple[str, ...], records: Iterator[tuple[Any, ...]]) -> 
     yield buffer.getvalue()
 
 
+def pins_text(pins: list[dict[str, Any]]) -> str:
+    """Pins in one CSV cell: ``side:tag@x,y`` joined by ``;`` (x, y: fractions of the image)."""
+    return ";".join(f"{p['side']}:{p['tag']}@{p['x']:g},{p['y']:g}" for p in pins)
+
+
 def as_csv(rows: Iterator[dict[str, Any]], criteria: Sequence[str] = ()) -> Iterator[str]:
     def records() -> Iterator[tuple[Any, ...]]:
         for row in rows:
             flat = {**row, "tags_left": ";".join(row["tags_left"]), "tags_right": ";".join(row["tags_right"]),
                     "unacceptable_left": int(row["unacceptable_left"]),
-                    "unacceptable_right": int(row["unacceptable_right"])}
+                    "unacceptable_right": int(row["unacceptable_right"]),
+                    "unsure": int(row["unsure"]), "pins": pins_text(row["pins"])}
             yield (*(flat[c] for c in COLUMNS), *(row["criteria"].get(name, "") for name in criteria))
 
     return _csv_chunks((*COLUMNS, *(CRITERION_PREFIX + name for name in criteria)), records())

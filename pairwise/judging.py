@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import evidence, gold, rubric, scheduling
+from . import evidence, gold, judge_ops, rubric, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
@@ -120,6 +120,8 @@ class Answer:
     tags_left: list[str]
     tags_right: list[str]
     extras: rubric.Extras = rubric.Extras()
+    unsure: bool = False
+    pins: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_answer(body: Any, *, rationale_min_chars: int, vocabulary: dict[str, str] = TAGS,
@@ -127,7 +129,7 @@ def parse_answer(body: Any, *, rationale_min_chars: int, vocabulary: dict[str, s
     """Check a judgment body; raise Invalid naming the first bad field."""
     if not isinstance(body, dict):
         raise Invalid("body: expected a JSON object with choice, rationale and tags")
-    unknown = set(body) - {"choice", "rationale", "tags", "unacceptable", "criteria"}
+    unknown = set(body) - {"choice", "rationale", "tags", "unacceptable", "criteria", "unsure", "pins"}
     if unknown:
         raise Invalid(f"{sorted(unknown)[0]}: unknown field")
     try:
@@ -157,7 +159,7 @@ def parse_answer(body: Any, *, rationale_min_chars: int, vocabulary: dict[str, s
         sides[side] = sorted(set(values))
     extras = rubric.parse_extras(body, both_bad=choice == Choice.both_bad, criteria=criteria)
     return Answer(choice=choice, rationale=rationale, tags_left=sides["left"], tags_right=sides["right"],
-                  extras=extras)
+                  extras=extras, unsure=judge_ops.parse_unsure(body), pins=judge_ops.parse_pins(body, sides))
 
 
 def get_assignment(db: Session, assignment_id: int, expert: User) -> Assignment:
@@ -215,6 +217,7 @@ def record_judgment(db: Session, assignment_id: int, expert: User, body: Any,
         unacceptable_left=answer.extras.unacceptable_left, unacceptable_right=answer.extras.unacceptable_right,
         criteria=answer.extras.criteria or None,
         gold_pair_id=assignment.gold_pair_id,
+        unsure=answer.unsure, pins=answer.pins or None,
     )
     db.add(judgment)
     db.flush()  # the unique assignment_id turns a racing second submission into an error here

@@ -300,6 +300,10 @@ class Judgment(Base):
     criteria: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # Set on answers to gold pairs: they measure the expert and never enter a count cell.
     gold_pair_id: Mapped[int | None] = mapped_column(ForeignKey("gold_pair.id", ondelete="CASCADE"))
+    # The expert found the case ambiguous: signal for researchers, not noise.
+    unsure: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Tags pinned to points: [{"side", "tag", "x", "y"}], x and y in 0..1 of the image.
+    pins: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     assignment: Mapped[Assignment] = relationship(back_populates="judgment")
 
@@ -529,3 +533,21 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Skip(Base):
+    """An assignment the expert declined, with the reason: not a judgment.
+
+    Skips flag their item for admins (a broken image, an unclear instruction)
+    and are exported beside the judgments.
+    """
+
+    __tablename__ = "skip"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ VARIANTS: tuple[str, ...] = ("full", *DISPLAY_SIZES)
 """Names accepted by :meth:`ImageStore.path`."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_CACHE_NAME = re.compile(r"[a-z0-9_]+(/[a-z0-9_]+)*\.png")
 
 
 class ImageStore:
@@ -74,6 +75,19 @@ class ImageStore:
             raise KeyError(f"unknown image variant: {variant!r:.40}")
         suffix = ".png" if variant == "full" else f".{variant}.png"
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}{suffix}"
+
+    def cache_path(self, sha256: str, name: str) -> Path:
+        """Where derived data of an image (e.g. a tile) is cached, beside the image.
+
+        ``name`` is a relative path of plain segments such as ``tiles/0/3_2.png``.
+        """
+        if not _CACHE_NAME.fullmatch(name):
+            raise KeyError(f"not a cache name: {name!r:.80}")
+        return self.path(sha256).with_suffix(".d") / name
+
+    def write_cached(self, target: Path, data: bytes) -> None:
+        """Write derived bytes once, atomically (see :meth:`put`)."""
+        self._write_once(target, data)
 
     def exists(self, sha256: str) -> bool:
         """Whether the image is stored; False for malformed addresses too."""

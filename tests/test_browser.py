@@ -37,7 +37,10 @@ def page() -> Iterator[Page]:
         context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(15000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
         yield page
+        assert errors == [], errors  # no script error on any page
         context.close()
         browser.close()
 
@@ -71,11 +74,11 @@ def test_expert_judges_then_researcher_downloads(app, live_server, page, make_po
     page.click("button[data-zoom='2']")
     expect(page.locator("#viewer")).to_have_class("viewer zoomed zoom-2")
     page.keyboard.press("f")
-    expect(page.locator("#caption-left")).to_contain_text("A")
+    expect(page.locator("#caption-single")).to_contain_text("A")
     page.keyboard.press("f")
-    expect(page.locator("#caption-left")).to_contain_text("B")
+    expect(page.locator("#caption-single")).to_contain_text("B")
     page.click("button[data-zoom='fit']")
-    page.click("#flip")
+    page.keyboard.press("s")
 
     # First attempt without a rationale is refused on the page; nothing stored.
     first_id = page.locator("#judge").get_attribute("data-assignment")
@@ -92,7 +95,8 @@ def test_expert_judges_then_researcher_downloads(app, live_server, page, make_po
         current = page.locator("#judge").get_attribute("data-assignment")
         page.check(f"#choice-{choice}")
         for tag in tags:
-            page.check(f"input[name=tags-left][value={tag}]")
+            page.fill("#tag-input-left", tag)
+            page.keyboard.press("Enter")
         page.fill("#rationale", rationale)
         page.click("#submit")
         expect(page.locator("#judge")).not_to_have_attribute("data-assignment", current)  # next pair shown

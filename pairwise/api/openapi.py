@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary import TAGS
+from . import judge_openapi
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def _filter_params() -> list[dict[str, Any]]:
 def spec() -> dict[str, Any]:
     image = {"type": "object", "properties": {
         "url": {"type": "string"}, "preview_url": {"type": "string"},
-        "width": {"type": "integer"}, "height": {"type": "integer"}}}
+        "width": {"type": "integer"}, "height": {"type": "integer"}, **judge_openapi.IMAGE_PROPERTIES}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "pairwise", "version": "1",
@@ -75,7 +76,7 @@ def spec() -> dict[str, Any]:
                     "tags": {"type": "object", "additionalProperties": {"type": "string"},
                              "description": "the pool's tag vocabulary, slug -> label"},
                     "criteria": {"type": "array", "items": {"$ref": "#/components/schemas/Criterion"}},
-                    "submit_url": {"type": "string"}}},
+                    "submit_url": {"type": "string"}, **judge_openapi.ASSIGNMENT_PROPERTIES}},
                 "Judgment": {"type": "object", "required": ["choice", "rationale"],
                              "additionalProperties": False, "properties": {
                     "choice": {"enum": ["left", "right", "tie", "both_bad"]},
@@ -89,7 +90,8 @@ def spec() -> dict[str, Any]:
                                      "additionalProperties": False, "properties": {
                                          "left": {"type": "boolean"}, "right": {"type": "boolean"}}},
                     "criteria": {"type": "object", "description": "the pool's criteria; required ones must be answered",
-                                 "additionalProperties": {"enum": ["left", "right", "same"]}}}},
+                                 "additionalProperties": {"enum": ["left", "right", "same"]}},
+                    **judge_openapi.JUDGMENT_PROPERTIES}},
                 "StoredJudgment": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "assignment": {"type": "integer"},
                     "choice": {"enum": ["left", "right", "tie", "both_bad"]}, "rationale": {"type": "string"},
@@ -209,6 +211,7 @@ def spec() -> dict[str, Any]:
                                                              "JSON adds 'separating' (tags that set a model apart, in words)"},
                                       "422": _error("bad category or format")}}},
             **_quality_paths(),
+            **judge_openapi.PATHS,
         },
     }
 

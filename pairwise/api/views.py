@@ -16,6 +16,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..leaderboard_fit import download_name
 from ..schema import Assignment, Image, Pool
 from ..security import accepts_upload, json_error
+from ..media.views import image_json
 from .openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -127,9 +128,7 @@ def add_item(pool_name: str) -> Any:
 
 
 def _image_json(image: Image) -> dict[str, Any]:
-    return {"url": url_for("media.image", sha=image.sha256),
-            "preview_url": url_for("media.variant", sha=image.sha256, variant="preview"),
-            "width": image.width, "height": image.height}
+    return image_json(image)
 
 
 def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
@@ -147,6 +146,7 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
         "tags": pool.vocabulary,
         "criteria": list(pool.criteria or []),
         "submit_url": url_for("api.submit_judgment", assignment_id=assignment.id),
+        **judge_api.assignment_extras(assignment),
     }
 
 
@@ -249,3 +249,4 @@ def judgments(pool_name: str) -> Any:
 from . import audit_views  # noqa: E402,F401  (GET /api/v1/audit on this blueprint)
 from . import insights  # noqa: E402,F401  (artifact rates, filtered judgments)
 from . import quality as _quality  # noqa: E402,F401  (issue 7 routes on this blueprint)
+from . import judge_api  # noqa: E402,F401  (adds the judge page's routes to bp)

@@ -25,4 +25,5 @@ def judge(pool_name: str) -> Any:
         abort(404)
     if not visibility.may_see(db, pool, current_user):
         abort(404)  # closed, or none of this expert's categories
-    return render_template("judge/judge.html", pool=pool, tags=pool.vocabulary)  # the pool's own tags
+    # Tags, criteria and everything else of a pair come with the assignment JSON.
+    return render_template("judge/judge.html", pool=pool)

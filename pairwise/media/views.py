@@ -1,20 +1,34 @@
-"""Images by content hash: immutable, so browsers may cache them for a year."""
+"""Images by content hash: immutable, so browsers may cache them for a year.
+
+Three kinds of URL, one per distinct byte content:
+
+- ``/images/<sha>.png``: the stored full image;
+- ``/images/<sha>/<variant>.png``: a stored display size; when it holds the
+  very bytes of the full image (small images), it redirects there;
+- ``/images/<sha>/tiles/<level>/<col>_<row>.png``: a tile of a pyramid level
+  (see :mod:`pairwise.tiles`), made on first request and cached in the store.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, send_file
+from flask import Blueprint, abort, current_app, redirect, send_file, url_for
 
+from .. import tiles
 from ..auth import login_required
 from ..context import current_store
 from ..imaging import DISPLAY_SIZES
+from ..schema import Image
 from ..storage import ensure_variant
 
 bp = Blueprint("media", __name__, url_prefix="/images")
 
+_levels = tiles.LevelCache()
 
-def _send(sha: str, variant: str) -> Any:
+
+def _file(sha: str, variant: str = "full") -> Path:
     try:
         # Display sizes are made on first request (imports store full images only).
         path = ensure_variant(current_store(), sha, variant)
@@ -22,11 +36,19 @@ def _send(sha: str, variant: str) -> Any:
         abort(404)
     if not path.is_file():
         abort(404)
+    return path
+
+
+def _send(path: Path, etag: str) -> Any:
     # Sent from an open file, so no file time reaches the client in any form
     # (Last-Modified, If-Modified-Since answers): file times tell which output
     # was uploaded first, i.e. hint at the model. The ETag names the content.
-    response = send_file(path.open("rb"), mimetype="image/png", conditional=True,
-                         etag=f"{sha}-{variant}", download_name=f"{sha}.png")
+    handle = path.open("rb")
+    response = send_file(handle, mimetype="image/png", conditional=True, etag=etag,
+                         download_name=path.name)
+    if response.status_code == 200:
+        # Werkzeug knows no size for an open file; browsers need it for progress.
+        response.content_length = path.stat().st_size
     # private: images need a login, so shared caches must not keep them.
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
@@ -35,7 +57,7 @@ def _send(sha: str, variant: str) -> Any:
 @bp.get("/<sha>.png")
 @login_required
 def image(sha: str) -> Any:
-    return _send(sha, "full")
+    return _send(_file(sha), f"{sha}-full")
 
 
 @bp.get("/<sha>/<variant>.png")
@@ -43,4 +65,41 @@ def image(sha: str) -> Any:
 def variant(sha: str, variant: str) -> Any:
     if variant not in DISPLAY_SIZES:
         abort(404)
-    return _send(sha, variant)
+    path, full = _file(sha, variant), _file(sha)
+    if path.stat().st_size == full.stat().st_size and path.read_bytes() == full.read_bytes():
+        # The image is no larger than this display size: one URL for one content.
+        return redirect(url_for("media.image", sha=sha), code=308)
+    return _send(path, f"{sha}-{variant}")
+
+
+@bp.get("/<sha>/tiles/<int:level>/<int:col>_<int:row>.png")
+@login_required
+def tile(sha: str, level: int, col: int, row: int) -> Any:
+    full = _file(sha)
+    width, height = tiles.png_size(full)
+    cols, rows = tiles.tile_grid(width, height, level)
+    if level >= tiles.tiled_levels(width, height) or col >= cols or row >= rows:
+        abort(404)
+    store = current_store()
+    cached = store.cache_path(sha, f"tiles/{level}/{col}_{row}.png")
+    if not cached.is_file():
+        _levels.max_images = current_app.config.get("TILE_CACHE_IMAGES", 4)
+        data = tiles.tile_png(_levels.level(sha, full, level), col, row)
+        store.write_cached(cached, data)
+    return _send(cached, f"{sha}-t{level}-{col}-{row}")
+
+
+def image_json(image: Image) -> dict[str, Any]:
+    """An image as the judge page needs it: the URLs and the pyramid's shape."""
+    url = url_for("media.image", sha=image.sha256)
+    fits = max(image.width, image.height) <= DISPLAY_SIZES["preview"]
+    return {"url": url,
+            "preview_url": url if fits else url_for("media.variant", sha=image.sha256, variant="preview"),
+            # The stored thumbnail: shown first, while a sharper picture loads.
+            "thumb_url": url if max(image.width, image.height) <= DISPLAY_SIZES["thumb"]
+            else url_for("media.variant", sha=image.sha256, variant="thumb"),
+            "thumb_scale": round(min(1.0, DISPLAY_SIZES["thumb"] / max(image.width, image.height)), 6),
+            "width": image.width, "height": image.height,
+            "tile_size": tiles.TILE, "tile_levels": tiles.tiled_levels(image.width, image.height),
+            # url ends in ".png": the tiles live under the same name as a folder
+            "tile_url": url[:-len(".png")] + "/tiles/{level}/{col}_{row}.png"}
