@@ -11,10 +11,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from .schema import Assignment, Item, Judgment, Model, Pool
+from .image_stats import STATS
+from .schema import Assignment, ImageStat, Item, Judgment, Model, Output, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
            "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id")
+# Style statistics of each side's output (empty until measured: a style=1
+# leaderboard or `pairwise image-stats POOL` measures them); `pairwise rank
+# --style` reads them back.
+STYLE_COLUMNS = tuple(f"{side}_{stat}" for side in ("left", "right") for stat in STATS)
+COLUMNS = COLUMNS + STYLE_COLUMNS
 FORMATS = ("csv", "jsonl", "pwcmp")
 # The long table of pwcmp (Perez-Ortiz & Mantiuk's pairwise-comparison toolbox):
 # pw_scale_table(T, 'scene') reads these first five columns; the rest ride along.
@@ -23,15 +29,19 @@ PWCMP_COLUMNS = ("observer", "scene", "condition_A", "condition_B", "selected_A"
 
 def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
     left, right = aliased(Model), aliased(Model)
-    query = (select(Judgment, Item.external_id, left.name, right.name)
+    lo, ro, ls, rs = aliased(Output), aliased(Output), aliased(ImageStat), aliased(ImageStat)
+    stats = [getattr(ls, s) for s in STATS] + [getattr(rs, s) for s in STATS]
+    query = (select(Judgment, Item.external_id, left.name, right.name, *stats)
              .join(Assignment, Assignment.id == Judgment.assignment_id)
              .join(Item, Item.id == Assignment.item_id)
              .join(left, left.id == Judgment.left_model_id)
              .join(right, right.id == Judgment.right_model_id)
+             .join(lo, lo.id == Assignment.left_output_id).join(ro, ro.id == Assignment.right_output_id)
+             .outerjoin(ls, ls.image_id == lo.image_id).outerjoin(rs, rs.image_id == ro.image_id)
              .where(Judgment.pool_id == pool.id)
              .order_by(Judgment.id)
              .execution_options(yield_per=2000))  # streamed, never all in memory
-    for judgment, item, model_left, model_right in db.execute(query):
+    for judgment, item, model_left, model_right, *measured in db.execute(query):
         yield {
             "pool": pool.name,
             "category": judgment.category,
@@ -47,6 +57,7 @@ def judgment_rows(db: Session, pool: Pool) -> Iterator[dict[str, Any]]:
             "seconds": round(judgment.seconds, 1),
             "created_at": judgment.created_at.isoformat(timespec="seconds") + "Z",
             "judgment_id": judgment.id,
+            **{name: None if value is None else round(value, 6) for name, value in zip(STYLE_COLUMNS, measured)},
         }
 
 

@@ -21,6 +21,8 @@ import numpy as np
 from . import ranking
 from .leaderboard_fit import Leaderboard
 
+#: With style control (``style=1``), after COLUMNS.
+STYLE_COLUMNS = ("style_score", "style_ci_low", "style_ci_high")
 PROVENANCE_COLUMNS = ("interval_method", "ties_mode", "position", "bootstrap_rounds", "seed", "scheduler",
                       "total_judgments", "data_digest")
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
@@ -109,7 +111,15 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
     }
     for row in table:
         row.update(provenance_row)
+    style = _style(board)
+    if style is not None:
+        by_model = {r["model"]: r for r in style["rows"]}
+        for row in table:
+            controlled = by_model.get(row["model"], {})
+            row.update({"style_score": controlled.get("score"), "style_ci_low": controlled.get("ci_low"),
+                        "style_ci_high": controlled.get("ci_high")})
     return {
+        "style": style,
         "pool": board.pool,
         "category": board.category,
         "judgments": board.judgments,
@@ -142,6 +152,24 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
     }
 
 
+def _style(board: Leaderboard) -> dict[str, Any] | None:
+    """The style-controlled fit: covariate effects (per SD of difference) and controlled scores."""
+    if board.style is None:
+        return None
+    fit = board.style.fit
+    return {
+        "method": "contextual Bradley-Terry (covariates: left minus right, per SD), sandwich intervals",
+        "judgments": int(fit.judgments),
+        "ties": fit.ties,
+        "prior": fit.prior,
+        "covariates": [{"name": name, "estimate": _num(fit.coefficients[j]), "ci_low": _num(fit.coef_ci_low[j]),
+                        "ci_high": _num(fit.coef_ci_high[j]), "sd": _num(fit.scale[j], 6)}
+                       for j, name in enumerate(board.style.covariates)],
+        "rows": [{"model": board.models[i], "score": _num(fit.scores[i]), "ci_low": _num(fit.ci_low[i]),
+                  "ci_high": _num(fit.ci_high[i])} for i in range(len(board.models))],
+    }
+
+
 def to_json(boards: Sequence[dict[str, Any]]) -> str:
     """One leaderboard as an object; several as {"leaderboards": [...]}."""
     if len(boards) == 1:
@@ -151,7 +179,9 @@ def to_json(boards: Sequence[dict[str, Any]]) -> str:
 
 def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    styled = any(board.get("style") for board in boards)
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS + (STYLE_COLUMNS if styled else ()), lineterminator="\n",
+                            extrasaction="ignore")
     writer.writeheader()
     for board in boards:
         writer.writerows(board["rows"])
@@ -173,6 +203,13 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
         for s in board["separation"]:
             if not s["distinguishable"]:
                 lines.append(f"  tied: {s['upper']} ~ {s['lower']}: {separation_sentence(s)}")
+        style = board.get("style")
+        if style:
+            lines.append(f"  style control ({style['judgments']} judgments with image statistics), "
+                         "effect per SD of difference (log-odds):")
+            for c in style["covariates"]:
+                lines.append(f"    {c['name']:<12} {_fmt(c['estimate'], 3)} [{_fmt(c['ci_low'], 3)}, "
+                             f"{_fmt(c['ci_high'], 3)}]")
         effect = board.get("position_effect")
         if effect:
             lines.append(f"  left-position effect: {_fmt(effect['estimate'], 3)} "

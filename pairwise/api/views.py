@@ -186,8 +186,9 @@ def leaderboard(pool_name: str) -> Any:
     except ValueError:
         raise Invalid("bootstrap: a whole number of rounds") from None
     options = fit_options(ties=request.args.get("ties", "half"), position=_flag("position"),
-                          bootstrap=bootstrap)
-    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"])
+                          bootstrap=bootstrap, style=_flag("style"))
+    board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"],
+                                      store=current_store())
     db.commit()
     # Both formats download (a browser saves them instead of opening a tab),
     # under a name that says which fit they hold.

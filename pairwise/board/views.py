@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from .. import leaderboards, pools
 from ..auth import role_required
-from ..context import fit_options
+from ..context import current_store, fit_options
 from ..db import get_db
 from ..errors import NotFound, Problem
 from ..leaderboard_fit import download_name
@@ -38,18 +38,20 @@ def leaderboard(pool_name: str) -> Any:
         # default, the bootstrap on request (the configured rounds).
         options = fit_options(ties=request.args.get("ties", "half"),
                               position=request.args.get("position") == "1",
-                              bootstrap=current_app.config["BOOTSTRAP_ROUNDS"] if intervals == "bootstrap" else 0)
+                              bootstrap=current_app.config["BOOTSTRAP_ROUNDS"] if intervals == "bootstrap" else 0,
+                              style=request.args.get("style") == "1")
     except Problem as exc:
         abort(400, exc.message)
     rate = current_app.config["HOURLY_RATE"]
-    boards = {c: leaderboards.build_cached(db, pool, c, options, rate) for c in [leaderboards.ALL, *categories]}
+    store = current_store()
+    boards = {c: leaderboards.build_cached(db, pool, c, options, rate, store) for c in [leaderboards.ALL, *categories]}
     db.commit()
     board = boards[category]
     index = {m: i for i, m in enumerate(board["models"])}
     order = [index[row["model"]] for row in board["rows"]]  # matrices in rank order
     lo, hi = plots.scale_range(boards.values())  # one scale for every tab
     download = {"category": category, "ties": options.ties, "position": "1" if options.position else "0",
-                "bootstrap": options.bootstrap}
+                "bootstrap": options.bootstrap, "style": "1" if options.style else "0"}
     return render_template("board/leaderboard.html", pool=pool, categories=categories,
                            category=category, board=board, options=options, intervals=intervals,
                            order=order, forest=plots.forest(board["rows"], lo, hi),
