@@ -203,7 +203,9 @@ def _read_csv_columnar(path: Path, compressed: bool, label: str) -> list[Categor
     def column(name: str) -> tuple[list[str], NDArray[np.int64]]:
         chunks = table.column(name).chunks
         values = chunks[0].dictionary.to_pylist()
-        index = pa.concat_arrays([chunk.indices for chunk in chunks]).to_numpy(zero_copy_only=False)
+        indices = pa.concat_arrays([chunk.indices for chunk in chunks])
+        # straight from the buffer (no nulls, checked above): Array.to_numpy imports pandas
+        index = np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset)
         return values, index.astype(np.int64)
 
     # models: one id per stripped name, shared by both sides

@@ -115,8 +115,12 @@ def spec() -> dict[str, Any]:
                 {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}},
                 {"name": "ties", "in": "query", "schema": {"enum": ["half", "davidson", "drop"], "default": "half"}},
                 {"name": "position", "in": "query", "schema": {"type": "boolean", "default": False}},
-                {"name": "bootstrap", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000,
-                                                                 "description": "0: closed-form intervals; default 1000"}}],
+                {"name": "bootstrap", "in": "query", "schema": {"enum": [0, 100, 200, 500, 1000, 2000], "default": 0,
+                                                                 "description": "0: closed-form intervals (the default "
+                                                                                "everywhere); else bootstrap rounds"}},
+                {"name": "style", "in": "query", "schema": {"type": "boolean", "default": False,
+                                                             "description": "also fit style control (image statistics "
+                                                                            "as covariates; ties half or drop)"}}],
                 "get": {"summary": "Bradley-Terry leaderboard (researcher, admin)",
                         "responses": {"200": {"description": "rank, model, score, ci_low, ci_high, wins, losses, ties, judgments, ..."},
                                       "422": _error("bad parameter")}}},
