@@ -214,9 +214,15 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
         if effect:
             lines.append(f"  left-position effect: {_fmt(effect['estimate'], 3)} "
                          f"[{_fmt(effect['ci_low'], 3)}, {_fmt(effect['ci_high'], 3)}] (log-odds)")
+        nu = board.get("tie_parameter")
+        if nu:
+            lines.append(f"  Davidson tie parameter: {_fmt(nu['estimate'], 3)} "
+                         f"[{_fmt(nu['ci_low'], 3)}, {_fmt(nu['ci_high'], 3)}]")
         settings = board["provenance"]["settings"]
-        lines.append(f"  ties={settings.get('ties')} intervals={board['interval_method']} "
-                     f"bootstrap={settings.get('bootstrap')} seed={board['provenance']['seed']} "
+        lines.append(f"  ties={settings.get('ties')} position={int(bool(settings.get('position')))} "
+                     f"intervals={board['interval_method']} bootstrap={settings.get('bootstrap')} "
+                     f"seed={board['provenance']['seed']} judgments={board['judgments']} "
+                     f"scheduler={board['provenance'].get('scheduler')} "
                      f"digest={board['provenance']['data_digest'][:12]}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"

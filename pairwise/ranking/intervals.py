@@ -255,8 +255,11 @@ def separation(
     else:
         pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     if open_pairs and pairs:
-        m, v = eigh(scheduled_information(n_params, k, win_prob, pairs), information)
-        m = np.clip(m, 0, None)
+        try:
+            m, v = eigh(scheduled_information(n_params, k, win_prob, pairs), information)
+            m = np.clip(m, 0, None)
+        except (np.linalg.LinAlgError, ValueError):  # information not positive definite: no forecast
+            pairs = []
     out = []
     for upper, lower, diff, low, high, se in gaps:
         distinguishable = low > 0 or high < 0
