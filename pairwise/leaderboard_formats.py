@@ -157,7 +157,18 @@ def _style(board: Leaderboard) -> dict[str, Any] | None:
     if board.style is None:
         return None
     fit = board.style.fit
+    # When every model's outputs differ in style consistently, style and model
+    # identity are nearly collinear: the data cannot tell them apart, and the
+    # controlled intervals balloon. Say so rather than leave it to the reader.
+    raw_width = np.asarray(board.fit.ci_high) - np.asarray(board.fit.ci_low)
+    style_width = np.asarray(fit.ci_high) - np.asarray(fit.ci_low)
+    ratio = float(np.median(style_width / np.where(raw_width > 0, raw_width, np.nan))) if raw_width.size else 1.0
+    warning = None
+    if math.isfinite(ratio) and ratio > 3:
+        warning = (f"style-controlled intervals are {ratio:.0f}x wider than the plain ones: in these data each "
+                   "model's outputs differ in style consistently, so style and model quality cannot be told apart")
     return {
+        "warning": warning,
         "method": "contextual Bradley-Terry (covariates: left minus right, per SD), sandwich intervals",
         "judgments": int(fit.judgments),
         "ties": fit.ties,

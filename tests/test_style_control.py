@@ -98,3 +98,21 @@ def test_the_page_shows_style_control(client, make_pool, make_user, token_for, l
     page = client.get("/pools/pool-1/leaderboard?style=1").get_data(as_text=True)
     assert 'id="style-control"' in page and "Style-controlled score" in page and "luminance" in page
     assert 'id="style-control"' not in client.get("/pools/pool-1/leaderboard").get_data(as_text=True)
+
+
+def test_style_collinear_with_models_is_called_out() -> None:
+    from pairwise.leaderboard_fit import FitOptions, fit_counts, fit_style
+    from pairwise.leaderboard_formats import as_dict
+    from pairwise.ranking import tally
+
+    rng = np.random.default_rng(5)
+    n, k = 600, 3
+    left = rng.integers(k, size=n)
+    right = (left + rng.integers(1, k, size=n)) % k
+    brightness = np.array([0.7, 0.5, 0.3])  # each model's outputs always this bright: style = identity
+    z = (brightness[left] - brightness[right])[:, None] + rng.normal(0, 1e-4, size=(n, 1))
+    choice = (rng.random(n) >= 1 / (1 + np.exp(-(brightness[left] - brightness[right]) * 4))).astype(int)
+    style = fit_style(left, right, choice, z, ("luminance",), k, "half")
+    board = as_dict(fit_counts(None, "all", ("a", "b", "c"), tally(left, right, choice, k), FitOptions(),
+                               style=style))
+    assert board["style"]["warning"] and "cannot be told apart" in board["style"]["warning"]
