@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from pairwise.ranking.estimate import estimate, mle_exists
 from pairwise.ranking.model import (
@@ -153,6 +152,8 @@ def _score_function(
     once here, and no log-likelihood or curvature: this is the bootstrap's
     inner loop.
     """
+    from scipy.special import expit  # the bootstrap is opt-in: scipy loads only when it runs
+
     if d.ties == "davidson":
         return lambda theta, rows: gradient(
             d, terms(d, theta, drawn if rows is None else drawn[rows], loglik=False)

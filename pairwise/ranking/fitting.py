@@ -44,7 +44,6 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from pairwise.ranking.bootstrap import replicate
 from pairwise.ranking.counts import CHOICES, TIES_MODES, observed, records
@@ -62,7 +61,7 @@ from pairwise.ranking.intervals import (
     separation,
     tie_parameter,
 )
-from pairwise.ranking.model import Design, build, covariance, information, regularised, terms
+from pairwise.ranking.model import Design, build, covariance, expit, information, regularised, terms
 
 
 #: Models with fewer judgments than this are flagged.
