@@ -148,3 +148,10 @@ def test_terminal_table_names_the_fit(client, make_pool, make_user, token_for, r
     for s in board["separation"]:
         if not s["distinguishable"]:
             assert f"tied: {s['upper']} ~ {s['lower']}: " in out.output
+
+
+def test_cli_refuses_rounds_the_server_does_not_fit(client, make_pool, make_user, token_for, runner) -> None:
+    judged_pool(client, make_pool, make_user, token_for)
+    refused = runner.invoke(args=["leaderboard", "pool-1", "--bootstrap", "300"])
+    assert refused.exit_code == 1 and "bootstrap: one of 0, 100, 200, 500, 1000, 2000" in refused.output
+    assert runner.invoke(args=["leaderboard", "pool-1", "--bootstrap", "100"]).exit_code == 0

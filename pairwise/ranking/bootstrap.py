@@ -75,6 +75,7 @@ def replicate(
     if not cells.any():  # nothing to resample: every round is the (prior-only) point fit
         return np.tile(theta, (rounds, 1))
     chord = np.linalg.inv(regularised(d, information(d, terms(d, theta, cells)), prior))
+    _ = d.xt  # build the sparse design once, before any thread needs it
     sizes = [min(CHUNK, rounds - start) for start in range(0, rounds, CHUNK)]
     bridges = _best_bridges(d, cells) if d.nu_index is None and not d.position and prior == 0 else None
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
