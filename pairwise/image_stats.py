@@ -61,10 +61,16 @@ def ensure(db: Session, store: object, image_ids: Iterable[int]) -> int:
         return 0
     have = set(db.scalars(select(ImageStat.image_id).where(ImageStat.image_id.in_(wanted))))
     missing = sorted(wanted - have)
+    measured = 0
     for image in db.scalars(select(Image).where(Image.id.in_(missing))):
-        db.add(ImageStat(image_id=image.id, **measure(store.path(image.sha256))))  # type: ignore[attr-defined]
+        try:
+            stats = measure(store.path(image.sha256))  # type: ignore[attr-defined]
+        except (OSError, ValueError):  # a missing or unreadable file: its judgments go without covariates
+            continue
+        db.add(ImageStat(image_id=image.id, **stats))
+        measured += 1
     db.flush()
-    return len(missing)
+    return measured
 
 
 def judged_images(db: Session, pool_id: int) -> set[int]:

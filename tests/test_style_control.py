@@ -116,3 +116,24 @@ def test_style_collinear_with_models_is_called_out() -> None:
     board = as_dict(fit_counts(None, "all", ("a", "b", "c"), tally(left, right, choice, k), FitOptions(),
                                style=style))
     assert board["style"]["warning"] and "cannot be told apart" in board["style"]["warning"]
+
+
+def test_style_on_an_empty_pool_and_with_a_lost_image(app, client, make_pool, make_user, token_for) -> None:
+    make_pool(items=1)
+    researcher = token_for(make_user("researcher"))
+    empty = client.get("/api/v1/pools/pool-1/leaderboard?style=1", headers=researcher)
+    assert empty.status_code == 200 and empty.json["style"]["judgments"] == 0
+    judge_all(client, token_for(make_user("expert")), lambda body: "left")
+    from pairwise.context import current_store
+    from pairwise.db import get_db
+    from pairwise.schema import Image, ImageStat, Output
+    with app.app_context():
+        db = get_db()
+        lost = db.scalar(select(Image).join(Output, Output.image_id == Image.id).limit(1))
+        current_store().path(lost.sha256).unlink()
+        lost_id = lost.id
+    board = client.get("/api/v1/pools/pool-1/leaderboard?style=1", headers=researcher)
+    assert board.status_code == 200
+    with app.app_context():
+        assert get_db().get(ImageStat, lost_id) is None
+    assert board.json["style"]["judgments"] < board.json["judgments"]  # judgments with the lost image left out
