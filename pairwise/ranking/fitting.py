@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from pairwise.ranking.bootstrap import replicate
 from pairwise.ranking.counts import CHOICES, TIES_MODES, observed, records
-from pairwise.ranking.estimate import DEFAULT_PRIOR, beat_graph, estimate, groups, n_strong_components
+from pairwise.ranking.estimate import beat_graph, estimate, groups, n_strong_components
 from pairwise.ranking.intervals import (
     SCHEDULERS,
     SEPARATION_BUDGET,

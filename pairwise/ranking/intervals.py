@@ -276,7 +276,7 @@ def separation(
             ratio = se**2 / fisher_now if fisher_now > 0 else 1.0
             target = (abs(diff) / (z + z_power)) ** 2
 
-            def variance(n: float) -> float:
+            def variance(n: float, ratio: float = ratio, weights: NDArray[np.float64] = weights) -> float:
                 return ratio * float((weights / (1 + n * m)).sum())
 
             if variance(budget) <= target:
