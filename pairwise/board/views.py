@@ -11,11 +11,17 @@ from ..auth import role_required
 from ..context import current_store, fit_options
 from ..db import get_db
 from ..errors import NotFound, Problem
-from ..leaderboard_fit import download_name
+from ..leaderboard_fit import BOOTSTRAP_CHOICES, download_name
 from ..leaderboard_formats import separation_sentence
 from . import plots
 
 bp = Blueprint("board", __name__)
+
+
+def _page_rounds() -> int:
+    """PAIRWISE_BOOTSTRAP_ROUNDS, or the nearest round count the server fits."""
+    wanted = int(current_app.config["BOOTSTRAP_ROUNDS"])
+    return min(BOOTSTRAP_CHOICES[1:], key=lambda rounds: (abs(rounds - wanted), rounds))
 
 
 @bp.get("/pools/<pool_name>/leaderboard")
@@ -38,7 +44,7 @@ def leaderboard(pool_name: str) -> Any:
         # default, the bootstrap on request (the configured rounds).
         options = fit_options(ties=request.args.get("ties", "half"),
                               position=request.args.get("position") == "1",
-                              bootstrap=current_app.config["BOOTSTRAP_ROUNDS"] if intervals == "bootstrap" else 0,
+                              bootstrap=_page_rounds() if intervals == "bootstrap" else 0,
                               style=request.args.get("style") == "1")
     except Problem as exc:
         abort(400, exc.message)
