@@ -359,20 +359,36 @@ def fit_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("pool_name", metavar="POOL")
 @fit_flags
 @click.option("--criterion", default=None, help="rank by one rubric criterion's answers instead of the overall choice")
+@click.option("--style", is_flag=True, help="also fit style control (image statistics as covariates)")
 @one_line_errors
 def leaderboard(pool_name: str, fmt: str, category: str | None, ties: str, position: bool,
-                bootstrap: int | None, criterion: str | None) -> None:
+                bootstrap: int | None, criterion: str | None, style: bool) -> None:
     """Print a pool's leaderboard from the database."""
     from . import leaderboard_formats, leaderboards, pools
-    from .context import fit_options
+    from .context import current_store, fit_options
     from .db import get_db
     db = get_db()
     pool = pools.get_pool(db, pool_name)
     category = pools.require_category(db, pool, category or leaderboards.ALL)
-    board = leaderboards.build_cached(db, pool, category, fit_options(ties, position, bootstrap),
-                                      current_app.config["HOURLY_RATE"], criterion=criterion)
+    board = leaderboards.build_cached(db, pool, category, fit_options(ties, position, bootstrap, style),
+                                      current_app.config["HOURLY_RATE"], store=current_store(), criterion=criterion)
     db.commit()
     click.echo(leaderboard_formats.render([board], fmt), nl=False)
+
+
+@main.command("image-stats")
+@click.argument("pool_name", metavar="POOL")
+@one_line_errors
+def image_stats_backfill(pool_name: str) -> None:
+    """Compute the style statistics of every judged output image of a pool (for style control)."""
+    from . import image_stats, pools
+    from .context import current_store
+    from .db import get_db
+    db = get_db()
+    pool = pools.get_pool(db, pool_name)
+    computed = image_stats.ensure(db, current_store(), image_stats.judged_images(db, pool.id))
+    db.commit()
+    click.echo(f"{computed} image(s) measured for pool {pool.name}")
 
 
 # `pairwise rank` lives in rank_cli (no Flask, no database: fast start-up);

@@ -25,7 +25,8 @@ def scheduler_rng() -> np.random.Generator:
     return np.random.default_rng([seed, next(counter)])
 
 
-def fit_options(ties: str = "half", position: bool = False, bootstrap: int | None = None) -> FitOptions:
+def fit_options(ties: str = "half", position: bool = False, bootstrap: int | None = None,
+                style: bool = False) -> FitOptions:
     """The fit options of a request; closed-form intervals unless bootstrap rounds are asked for."""
     return FitOptions(ties=ties, position=position, bootstrap=bootstrap or 0,
-                      seed=current_app.config["BOOTSTRAP_SEED"]).check()
+                      seed=current_app.config["BOOTSTRAP_SEED"], style=style).check()

@@ -15,11 +15,17 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
 from . import csv_safe
-from .schema import Assignment, ExpertExclusion, Item, Judgment, Model, Pool
+from .image_stats import STATS
+from .schema import Assignment, ExpertExclusion, ImageStat, Item, Judgment, Model, Output, Pool
 
 COLUMNS = ("pool", "category", "item", "model_left", "model_right", "choice", "expert",
            "rationale", "tags_left", "tags_right", "seconds", "created_at", "judgment_id",
            "unacceptable_left", "unacceptable_right", "excluded", "unsure", "pins")
+# Style statistics of each side's output (empty until measured: a style=1
+# leaderboard or `pairwise image-stats POOL` measures them); `pairwise rank
+# --style` reads them back.
+STYLE_COLUMNS = tuple(f"{side}_{stat}" for side in ("left", "right") for stat in STATS)
+COLUMNS = COLUMNS + STYLE_COLUMNS
 # CSV adds one column per rubric criterion of the pool, named with this prefix
 # (left | right | same, empty when unanswered); JSONL rows carry "criteria": {...}.
 CRITERION_PREFIX = "criterion_"
@@ -35,15 +41,19 @@ def judgment_rows(db: Session, pool: Pool,
     # Excluded experts' judgments stay, marked, so a download shows everything;
     # gold answers are no comparison of two models and stay out.
     excluded = set(db.scalars(select(ExpertExclusion.expert_id).where(ExpertExclusion.pool_id == pool.id)))
-    query = (select(Judgment, Item.external_id, left.name, right.name)
+    lo, ro, ls, rs = aliased(Output), aliased(Output), aliased(ImageStat), aliased(ImageStat)
+    stats = [getattr(ls, s) for s in STATS] + [getattr(rs, s) for s in STATS]
+    query = (select(Judgment, Item.external_id, left.name, right.name, *stats)
              .join(Assignment, Assignment.id == Judgment.assignment_id)
              .join(Item, Item.id == Assignment.item_id)
              .join(left, left.id == Judgment.left_model_id)
              .join(right, right.id == Judgment.right_model_id)
+             .join(lo, lo.id == Assignment.left_output_id).join(ro, ro.id == Assignment.right_output_id)
+             .outerjoin(ls, ls.image_id == lo.image_id).outerjoin(rs, rs.image_id == ro.image_id)
              .where(Judgment.pool_id == pool.id, Judgment.gold_pair_id.is_(None), *where)
              .order_by(Judgment.id)
              .execution_options(yield_per=2000))  # streamed, never all in memory
-    for judgment, item, model_left, model_right in db.execute(query):
+    for judgment, item, model_left, model_right, *measured in db.execute(query):
         yield {
             "pool": pool.name,
             "category": judgment.category,
@@ -65,6 +75,7 @@ def judgment_rows(db: Session, pool: Pool,
             "excluded": judgment.expert_id in excluded,
             "unsure": bool(judgment.unsure),
             "pins": list(judgment.pins or []),
+            **{name: None if value is None else round(value, 6) for name, value in zip(STYLE_COLUMNS, measured)},
         }
 
 

@@ -205,7 +205,9 @@ def _read_csv_columnar(path: Path, compressed: bool, label: str) -> list[Categor
     def column(name: str) -> tuple[list[str], NDArray[np.int64]]:
         chunks = table.column(name).chunks
         values = chunks[0].dictionary.to_pylist()
-        index = pa.concat_arrays([chunk.indices for chunk in chunks]).to_numpy(zero_copy_only=False)
+        indices = pa.concat_arrays([chunk.indices for chunk in chunks])
+        # straight from the buffer (no nulls, checked above): Array.to_numpy imports pandas
+        index = np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset)
         return values, index.astype(np.int64)
 
     # models: one id per stripped name, shared by both sides
@@ -530,3 +532,81 @@ def _describe(exc: BaseException) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# --- style covariates (pairwise rank --style) ----------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class StyleRows:
+    """Judgment rows with per-side image statistics, for style control."""
+
+    model_left: NDArray[np.object_]
+    model_right: NDArray[np.object_]
+    choice: NDArray[np.intp]
+    category: NDArray[np.object_] | None
+    differences: NDArray[np.float64]  # (N, C): left minus right
+    names: tuple[str, ...]
+    skipped: int  # rows without statistics
+
+    def for_view(self, category: str, models: tuple[str, ...]) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+        """(left, right, choice, differences) of one view, model indices into ``models``."""
+        index = {m: i for i, m in enumerate(models)}
+        keep = np.ones(self.choice.size, bool)
+        if category != ALL_CATEGORIES and self.category is not None:
+            keep &= self.category == category
+        left = np.array([index.get(m, -1) for m in self.model_left[keep]], dtype=np.intp)
+        right = np.array([index.get(m, -1) for m in self.model_right[keep]], dtype=np.intp)
+        known = (left >= 0) & (right >= 0)
+        return left[known], right[known], self.choice[keep][known], self.differences[keep][known]
+
+
+def read_style_rows(path: Path, stats: tuple[str, ...]) -> StyleRows:
+    """The rows of a judgments file that carry ``left_<stat>`` and ``right_<stat>`` for every stat.
+
+    Read after :func:`read_judgments` has validated the file, so only the
+    statistics columns can still be wrong here.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    path = Path(path)
+    label = _one_line(str(path))
+    kind, compressed = _kind_of(path, label)
+    wanted = [f"{side}_{stat}" for side in ("left", "right") for stat in stats]
+    source = pa.input_stream(str(path), compression="gzip" if compressed else None)
+    try:
+        if kind == "csv":
+            import pyarrow.csv as pacsv
+            table = pacsv.read_csv(source, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        else:
+            import pyarrow.json as pajson
+            table = pajson.read_json(source)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise JudgmentFileError(f"{label}: cannot read the style columns ({_describe(exc)})") from None
+    missing = [c for c in wanted if c not in table.column_names]
+    if missing:
+        raise JudgmentFileError(
+            f"{label}: --style needs the columns {', '.join(wanted)} (missing {missing[0]}); "
+            "export judgments after `pairwise image-stats POOL`")
+    values = []
+    for name in wanted:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.cast(pc.if_else(pc.equal(column, ""), None, column), pa.float64())
+        try:
+            values.append(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        except (pa.ArrowException, ValueError):
+            raise JudgmentFileError(f"{label}: column {name} must hold numbers") from None
+    matrix = np.column_stack(values) if values else np.zeros((table.num_rows, 0))
+    complete = np.isfinite(matrix).all(axis=1)
+    n = len(stats)
+
+    def strings(name: str) -> NDArray[np.object_]:
+        return np.array([str(v).strip() for v in table.column(name).to_pylist()], dtype=object)[complete]
+
+    choice_values = [str(v).strip().lower() for v in table.column("choice").to_pylist()]
+    choice = np.array([_CHOICE_INDEX.get(v, -1) for v in choice_values], dtype=np.intp)[complete]
+    category = strings("category") if "category" in table.column_names else None
+    return StyleRows(strings("model_left"), strings("model_right"), choice, category,
+                     matrix[complete, :n] - matrix[complete, n:], tuple(stats), int((~complete).sum()))

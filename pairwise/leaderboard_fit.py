@@ -40,10 +40,15 @@ class FitOptions:
     position: bool = False
     bootstrap: int = 0
     seed: int = 0
+    style: bool = False
 
     def check(self, *, offline: bool = False) -> FitOptions:
         if self.ties not in ranking.TIES_MODES:
             raise Invalid(f"ties: one of {', '.join(ranking.TIES_MODES)}")
+        if self.style and self.ties == "davidson":
+            raise Invalid("style: style control takes ties=half or ties=drop, not davidson")
+        if self.style and self.position:
+            raise Invalid("style: style control is fitted without a position effect; drop position=1")
         if offline:
             if not 0 <= self.bootstrap <= MAX_OFFLINE_ROUNDS:
                 raise Invalid(f"bootstrap: a number of rounds from 0 to {MAX_OFFLINE_ROUNDS}")
@@ -55,6 +60,21 @@ class FitOptions:
     def method(self) -> str:
         """Short name for file names: closed or bootstrapN."""
         return f"bootstrap{self.bootstrap}" if self.bootstrap else "closed"
+
+
+@dataclass(frozen=True, eq=False)
+class StyleRows:
+    """Judgment rows with covariates (left minus right) and the style-controlled fit of them."""
+
+    covariates: tuple[str, ...]
+    fit: object  # pairwise.ranking.style.StyleFit (imported lazily: style is opt-in)
+
+
+def fit_style(left: NDArray, right: NDArray, choice: NDArray, covariates: NDArray, names: tuple[str, ...],
+              n_models: int, ties: str) -> StyleRows:
+    from .ranking.style import fit_style as contextual
+
+    return StyleRows(tuple(names), contextual(left, right, choice, covariates, names, n_models, ties=ties))
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,7 @@ class Leaderboard:
     created_at: str
     cost: CostModel | None = None
     scheduler: str = "uniform"
+    style: StyleRows | None = None
 
     @property
     def judgments(self) -> int:
@@ -87,13 +108,13 @@ class Leaderboard:
 
 def fit_counts(pool: str | None, category: str, models: tuple[str, ...],
                counts: NDArray[np.int64], options: FitOptions, cost: CostModel | None = None,
-               scheduler: str = "uniform") -> Leaderboard:
+               scheduler: str = "uniform", style: StyleRows | None = None) -> Leaderboard:
     """The one fit behind a page, an API answer, a CLI print and every download."""
     scheduler = scheduler if scheduler in SCHEDULERS else "uniform"
     fit = ranking.fit(counts, ties=options.ties, position=options.position,
                       bootstrap=options.bootstrap, seed=options.seed, scheduler=scheduler)
     return Leaderboard(pool=pool, category=category, models=models, counts=counts, fit=fit,
-                       options=options, cost=cost, scheduler=scheduler,
+                       options=options, cost=cost, scheduler=scheduler, style=style,
                        created_at=datetime.now(UTC).replace(microsecond=0).isoformat())
 
 

@@ -20,6 +20,8 @@ import numpy as np
 from . import csv_safe, ranking
 from .leaderboard_fit import Leaderboard
 
+#: With style control (``style=1``), after COLUMNS.
+STYLE_COLUMNS = ("style_score", "style_ci_low", "style_ci_high")
 PROVENANCE_COLUMNS = ("interval_method", "ties_mode", "position", "bootstrap_rounds", "seed", "scheduler",
                       "total_judgments", "data_digest")
 COLUMNS = ("rank", "model", "score", "ci_low", "ci_high", "wins", "losses", "ties", "judgments",
@@ -110,7 +112,15 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
     }
     for row in table:
         row.update(provenance_row)
+    style = _style(board)
+    if style is not None:
+        by_model = {r["model"]: r for r in style["rows"]}
+        for row in table:
+            controlled = by_model.get(row["model"], {})
+            row.update({"style_score": controlled.get("score"), "style_ci_low": controlled.get("ci_low"),
+                        "style_ci_high": controlled.get("ci_high")})
     return {
+        "style": style,
         "pool": board.pool,
         "category": board.category,
         "judgments": board.judgments,
@@ -143,6 +153,35 @@ def as_dict(board: Leaderboard) -> dict[str, Any]:
     }
 
 
+def _style(board: Leaderboard) -> dict[str, Any] | None:
+    """The style-controlled fit: covariate effects (per SD of difference) and controlled scores."""
+    if board.style is None:
+        return None
+    fit = board.style.fit
+    # When every model's outputs differ in style consistently, style and model
+    # identity are nearly collinear: the data cannot tell them apart, and the
+    # controlled intervals balloon. Say so rather than leave it to the reader.
+    raw_width = np.asarray(board.fit.ci_high) - np.asarray(board.fit.ci_low)
+    style_width = np.asarray(fit.ci_high) - np.asarray(fit.ci_low)
+    ratio = float(np.median(style_width / np.where(raw_width > 0, raw_width, np.nan))) if raw_width.size else 1.0
+    warning = None
+    if math.isfinite(ratio) and ratio > 3:
+        warning = (f"style-controlled intervals are {ratio:.0f}x wider than the plain ones: in these data each "
+                   "model's outputs differ in style consistently, so style and model quality cannot be told apart")
+    return {
+        "warning": warning,
+        "method": "contextual Bradley-Terry (covariates: left minus right, per SD), sandwich intervals",
+        "judgments": int(fit.judgments),
+        "ties": fit.ties,
+        "prior": fit.prior,
+        "covariates": [{"name": name, "estimate": _num(fit.coefficients[j]), "ci_low": _num(fit.coef_ci_low[j]),
+                        "ci_high": _num(fit.coef_ci_high[j]), "sd": _num(fit.scale[j], 6)}
+                       for j, name in enumerate(board.style.covariates)],
+        "rows": [{"model": board.models[i], "score": _num(fit.scores[i]), "ci_low": _num(fit.ci_low[i]),
+                  "ci_high": _num(fit.ci_high[i])} for i in range(len(board.models))],
+    }
+
+
 def to_json(boards: Sequence[dict[str, Any]]) -> str:
     """One leaderboard as an object; several as {"leaderboards": [...]}."""
     if len(boards) == 1:
@@ -152,7 +191,9 @@ def to_json(boards: Sequence[dict[str, Any]]) -> str:
 
 def to_csv(boards: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv_safe.dict_writer(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    styled = any(board.get("style") for board in boards)
+    writer = csv_safe.dict_writer(buffer, fieldnames=COLUMNS + (STYLE_COLUMNS if styled else ()), lineterminator="\n",
+                                  extrasaction="ignore")
     writer.writeheader()
     for board in boards:
         # Excluded experts (issue 7) travel with every row, like the rest of the provenance.
@@ -183,13 +224,26 @@ def to_table(boards: Sequence[dict[str, Any]]) -> str:
         for s in board["separation"]:
             if not s["distinguishable"]:
                 lines.append(f"  tied: {s['upper']} ~ {s['lower']}: {separation_sentence(s)}")
+        style = board.get("style")
+        if style:
+            lines.append(f"  style control ({style['judgments']} judgments with image statistics), "
+                         "effect per SD of difference (log-odds):")
+            for c in style["covariates"]:
+                lines.append(f"    {c['name']:<12} {_fmt(c['estimate'], 3)} [{_fmt(c['ci_low'], 3)}, "
+                             f"{_fmt(c['ci_high'], 3)}]")
         effect = board.get("position_effect")
         if effect:
             lines.append(f"  left-position effect: {_fmt(effect['estimate'], 3)} "
                          f"[{_fmt(effect['ci_low'], 3)}, {_fmt(effect['ci_high'], 3)}] (log-odds)")
+        nu = board.get("tie_parameter")
+        if nu:
+            lines.append(f"  Davidson tie parameter: {_fmt(nu['estimate'], 3)} "
+                         f"[{_fmt(nu['ci_low'], 3)}, {_fmt(nu['ci_high'], 3)}]")
         settings = board["provenance"]["settings"]
-        lines.append(f"  ties={settings.get('ties')} intervals={board['interval_method']} "
-                     f"bootstrap={settings.get('bootstrap')} seed={board['provenance']['seed']} "
+        lines.append(f"  ties={settings.get('ties')} position={int(bool(settings.get('position')))} "
+                     f"intervals={board['interval_method']} bootstrap={settings.get('bootstrap')} "
+                     f"seed={board['provenance']['seed']} judgments={board['judgments']} "
+                     f"scheduler={board['provenance'].get('scheduler')} "
                      f"digest={board['provenance']['data_digest'][:12]}")
         for e in (board["provenance"].get("excluded") or {}).get("experts", []):
             lines.append(f"  excluded: {e['judgments']} judgments of {e['expert']}: {e['reason']}")

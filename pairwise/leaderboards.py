@@ -14,7 +14,17 @@ from sqlalchemy.orm import Session
 
 from . import ranking
 from .db import dialect_insert
-from .leaderboard_fit import MEDIAN_SAMPLE, SCHEDULERS, CostModel, FitOptions, Leaderboard, fit_counts
+from .errors import Invalid
+from .leaderboard_fit import (
+    MEDIAN_SAMPLE,
+    SCHEDULERS,
+    CostModel,
+    FitOptions,
+    Leaderboard,
+    StyleRows,
+    fit_counts,
+    fit_style,
+)
 from .leaderboard_formats import as_dict
 from .schema import Item, Judgment, JudgmentCell, LeaderboardCache, Model, Output, Pool, utcnow
 
@@ -83,13 +93,29 @@ def recent_median_seconds(db: Session, pool: Pool) -> float | None:
     return float(np.median(seconds)) if seconds else None
 
 
+def style_rows(db: Session, pool: Pool, category: str, models: tuple[str, ...], ties: str,
+               store: object | None) -> StyleRows:
+    """Covariates of every judgment (computing missing image statistics first) and their contextual fit."""
+    from . import image_stats
+
+    if store is not None:
+        image_stats.ensure(db, store, image_stats.judged_images(db, pool.id))
+    ids = {name: model_id for model_id, name in pool_models(db, pool, category)}
+    index = {ids[name]: i for i, name in enumerate(models)}
+    left, right, choice, covariates = image_stats.covariate_rows(db, pool.id, None if category == ALL else category,
+                                                                 index)
+    return fit_style(left, right, choice, covariates, image_stats.STATS, len(models), ties)
+
+
 def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptions = FitOptions(),
-                 hourly_rate: float | None = None, criterion: str | None = None) -> dict[str, Any]:
+                 hourly_rate: float | None = None, store: object | None = None,
+                 criterion: str | None = None) -> dict[str, Any]:
     """The leaderboard as a plain dict, from the cache when nothing has changed.
 
     The key digests the counts themselves (and the options and cost inputs), so
     one new judgment means a new key: a cached board is never stale. Flushes a
-    new entry; the caller commits.
+    new entry; the caller commits. With ``options.style`` the image statistics
+    of judged outputs are computed first where missing (from ``store``).
     """
     from . import evidence  # it imports this module
     from .experts import excluded_counts
@@ -116,7 +142,10 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     if cached is not None:
         return evidence.annotate(db, pool, category, json.loads(cached.payload))
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
-    board = as_dict(fit_counts(pool.name, category, models, counts, options, cost, scheduler))
+    if options.style and criterion is not None:
+        raise Invalid("style: style control fits the overall choice, not a rubric criterion")
+    style = style_rows(db, pool, category, models, options.ties, store) if options.style else None
+    board = as_dict(fit_counts(pool.name, category, models, counts, options, cost, scheduler, style))
     board["criterion"] = board["provenance"]["criterion"] = criterion
     board["provenance"]["excluded"] = excluded
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,

@@ -43,8 +43,10 @@ def _default_seed() -> int:
               help="how more judgments would be issued, for the judgments a separation needs")
 @click.option("--criterion", default=None,
               help="rank by a rubric criterion's answers (column criterion_<name>, or JSONL 'criteria')")
+@click.option("--style", is_flag=True,
+              help="also fit style control from the file's left_/right_ image statistics columns")
 def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool, bootstrap: int,
-         seed: int | None, scheduler: str, criterion: str | None) -> None:
+         seed: int | None, scheduler: str, criterion: str | None, style: bool) -> None:
     """Fit leaderboards offline from a judgments CSV/JSONL file; no database.
 
     Needs columns model_left, model_right and choice (left, right, tie,
@@ -54,16 +56,21 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool, 
     """
     from . import artifacts, judgment_extras, judgment_files, leaderboard_formats
     from .errors import Problem
-    from .leaderboard_fit import FitOptions, fit_counts
+    from .leaderboard_fit import FitOptions, fit_counts, fit_style
 
     try:
         options = FitOptions(ties=ties, position=position, bootstrap=bootstrap,
-                             seed=_default_seed() if seed is None else seed).check(offline=True)
+                             seed=_default_seed() if seed is None else seed, style=style).check(offline=True)
+        if style and criterion is not None:
+            raise click.ClickException("--style fits the overall choice, not a rubric criterion")
         if criterion is None:
             tables = judgment_files.read_judgments(file)
         else:
             tables = judgment_extras.read_criterion(file, criterion)
         unacceptable = judgment_extras.read_unacceptable(file)
+        if style:
+            from .image_stats import STATS
+            style_rows = judgment_files.read_style_rows(file, STATS)
     except judgment_files.JudgmentFileError as exc:
         raise click.ClickException(str(exc)) from None
     except Problem as exc:
@@ -72,9 +79,13 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool, 
         tables = [t for t in tables if t.category == category]
         if not tables:
             raise click.ClickException(f"{file.name}: no category {category!r}")
-    boards = [leaderboard_formats.as_dict(fit_counts(None, t.category, t.models, t.counts, options,
-                                                     scheduler=scheduler))
-              for t in tables]
+    boards = []
+    for t in tables:
+        controlled = None
+        if style:
+            controlled = fit_style(*style_rows.for_view(t.category, t.models), style_rows.names, len(t.models), ties)
+        boards.append(leaderboard_formats.as_dict(fit_counts(None, t.category, t.models, t.counts, options,
+                                                             scheduler=scheduler, style=controlled)))
     for board in boards:
         board["criterion"] = criterion
         if unacceptable is not None:

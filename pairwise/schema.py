@@ -551,3 +551,16 @@ class Skip(Base):
     expert_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImageStat(Base):
+    """Style statistics of one stored image, for style control (computed lazily or by a backfill)."""
+
+    __tablename__ = "image_stat"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), primary_key=True)
+    luminance: Mapped[float]
+    saturation: Mapped[float]
+    sharpness: Mapped[float]
+    megapixels: Mapped[float]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -111,6 +111,47 @@ def test_page_is_csp_ready_with_an_axis_and_a_shared_scale(client, make_pool, ma
         assert "Left-position effect" in html and "Tie parameter" in html
     axes = {c: re.search(r"The axis runs from (\S+) to (\S+) on every", html).groups() for c, html in pages.items()}
     assert len(set(axes.values())) == 1  # one scale across the tabs
-    assert "#2166ac" not in pages["all"] or "rgba(" not in pages["all"]  # no red-green rgba ramp any more
+    assert "rgba(" not in pages["all"] and re.search(r"background: #[0-9a-f]{6}; color: #", pages["all"])
     davidson = client.get("/pools/pool-1/leaderboard?ties=davidson&position=1").get_data(as_text=True)
     assert "Davidson tie parameter ν" in davidson and "Left-position effect (log-odds" in davidson
+
+
+def test_plot_scales_ticks_and_colours() -> None:
+    from pairwise.board import plots
+    boards = [{"rows": [{"score": 0.5, "ci_low": 0.2, "ci_high": 0.9}]},
+              {"rows": [{"score": -1.0, "ci_low": -1.6, "ci_high": -0.4}, {"score": None, "ci_low": None,
+                                                                             "ci_high": None}]}]
+    lo, hi = plots.scale_range(boards)
+    assert lo < -1.6 and hi > 0.9  # every tab's intervals fit on the one axis
+    ticks = plots.nice_ticks(lo, hi)
+    assert ticks == sorted(ticks) and 0.0 in ticks and all(lo <= t <= hi for t in ticks)
+    assert plots.nice_ticks(-1, 1) == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    # blue for losing, near-white for even, orange for winning; never red against green
+    assert plots.heat_colour(0.0)["background"] == "#2166ac" and plots.heat_colour(1.0)["background"] == "#b35806"
+    assert plots.heat_colour(0.5)["background"] == "#f7f7f7" and plots.heat_colour(0.5)["text"] == "#111111"
+    assert plots.heat_colour(0.0)["text"] == "#ffffff" and plots.heat_colour(None)["background"] == "#eeeeee"
+    geometry = plots.forest([{"model": "a", "score": 0.0, "ci_low": -0.5, "ci_high": 0.5}], -1.0, 1.0)
+    line = geometry["lines"][0]
+    assert line["x_low"] < line["x_score"] == geometry["zero"] < line["x_high"]
+
+
+def test_terminal_table_names_the_fit(client, make_pool, make_user, token_for, runner) -> None:
+    judged_pool(client, make_pool, make_user, token_for)
+    researcher = token_for(make_user("researcher"))
+    board = client.get("/api/v1/pools/pool-1/leaderboard?ties=davidson", headers=researcher).json
+    out = runner.invoke(args=["leaderboard", "pool-1", "--ties", "davidson"])
+    assert out.exit_code == 0
+    assert (f"ties=davidson position=0 intervals={board['interval_method']} bootstrap=0 "
+            f"seed=20240601 judgments={board['judgments']} scheduler=uniform "
+            f"digest={board['provenance']['data_digest'][:12]}") in out.output
+    assert "Davidson tie parameter:" in out.output
+    for s in board["separation"]:
+        if not s["distinguishable"]:
+            assert f"tied: {s['upper']} ~ {s['lower']}: " in out.output
+
+
+def test_cli_refuses_rounds_the_server_does_not_fit(client, make_pool, make_user, token_for, runner) -> None:
+    judged_pool(client, make_pool, make_user, token_for)
+    refused = runner.invoke(args=["leaderboard", "pool-1", "--bootstrap", "300"])
+    assert refused.exit_code == 1 and "bootstrap: one of 0, 100, 200, 500, 1000, 2000" in refused.output
+    assert runner.invoke(args=["leaderboard", "pool-1", "--bootstrap", "100"]).exit_code == 0

@@ -185,8 +185,12 @@ def spec() -> dict[str, Any]:
                 {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}},
                 {"name": "ties", "in": "query", "schema": {"enum": ["half", "davidson", "drop"], "default": "half"}},
                 {"name": "position", "in": "query", "schema": {"type": "boolean", "default": False}},
-                {"name": "bootstrap", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000,
-                                                                 "description": "0: closed-form intervals; default 1000"}},
+                {"name": "bootstrap", "in": "query", "schema": {"enum": [0, 100, 200, 500, 1000, 2000], "default": 0,
+                                                                 "description": "0: closed-form intervals (the default "
+                                                                                "everywhere); else bootstrap rounds"}},
+                {"name": "style", "in": "query", "schema": {"type": "boolean", "default": False,
+                                                             "description": "also fit style control (image statistics "
+                                                                            "as covariates; ties half or drop)"}},
                 {"name": "criterion", "in": "query", "schema": {"type": "string"},
                  "description": "rank by one rubric criterion's answers (same = tie) instead of the overall choice"}],
                 "get": {"summary": "Bradley-Terry leaderboard (researcher, admin)",

@@ -211,10 +211,10 @@ def leaderboard(pool_name: str) -> Any:
     except ValueError:
         raise Invalid("bootstrap: a whole number of rounds") from None
     options = fit_options(ties=request.args.get("ties", "half"), position=_flag("position"),
-                          bootstrap=bootstrap)
+                          bootstrap=bootstrap, style=_flag("style"))
     criterion = request.args.get("criterion") or None
     board = leaderboards.build_cached(db, pool, category, options, current_app.config["HOURLY_RATE"],
-                                      criterion=criterion)
+                                      store=current_store(), criterion=criterion)
     db.commit()
     # Both formats download (a browser saves them instead of opening a tab),
     # under a name that says which fit they hold.

@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from pairwise.ranking.estimate import estimate, mle_exists
 from pairwise.ranking.model import (
@@ -76,6 +75,7 @@ def replicate(
     if not cells.any():  # nothing to resample: every round is the (prior-only) point fit
         return np.tile(theta, (rounds, 1))
     chord = np.linalg.inv(regularised(d, information(d, terms(d, theta, cells)), prior))
+    _ = d.xt  # build the sparse design once, before any thread needs it
     sizes = [min(CHUNK, rounds - start) for start in range(0, rounds, CHUNK)]
     bridges = _best_bridges(d, cells) if d.nu_index is None and not d.position and prior == 0 else None
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
@@ -153,6 +153,8 @@ def _score_function(
     once here, and no log-likelihood or curvature: this is the bootstrap's
     inner loop.
     """
+    from scipy.special import expit  # the bootstrap is opt-in: scipy loads only when it runs
+
     if d.ties == "davidson":
         return lambda theta, rows: gradient(
             d, terms(d, theta, drawn if rows is None else drawn[rows], loglik=False)

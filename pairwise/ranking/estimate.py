@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
-
 from pairwise.ranking.model import Design, newton
 
 #: Precision of the Gaussian prior on every parameter when the exact MLE does
@@ -34,9 +31,32 @@ def beat_graph(d: Design, cells: NDArray[np.float64]) -> tuple[NDArray[np.intp],
 
 
 def n_strong_components(k: int, src: NDArray[np.intp], dst: NDArray[np.intp]) -> tuple[int, NDArray[np.int32]]:
-    """Strongly connected components of a directed graph on ``k`` nodes."""
+    """Strongly connected components of a directed graph on ``k`` nodes (scipy, loaded on demand)."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_array((np.ones(src.size), (src, dst)), shape=(k, k)).tocsr()
     return connected_components(graph, directed=True, connection="strong")
+
+
+def _reached(adjacency: NDArray[np.bool_], start: int) -> NDArray[np.bool_]:
+    """Nodes reachable from ``start`` (breadth first, a frontier at a time)."""
+    seen = np.zeros(adjacency.shape[0], bool)
+    seen[start] = True
+    frontier = seen.copy()
+    while frontier.any():
+        frontier = adjacency[frontier].any(axis=0) & ~seen
+        seen |= frontier
+    return seen
+
+
+def strongly_connected(k: int, src: NDArray[np.intp], dst: NDArray[np.intp]) -> bool:
+    """Whether every node reaches every other: all reached from node 0, forwards and backwards."""
+    if k == 0:
+        return False
+    adjacency = np.zeros((k, k), bool)
+    adjacency[src, dst] = True
+    return bool(_reached(adjacency, 0).all() and _reached(adjacency.T, 0).all())
 
 
 def mle_exists(d: Design, cells: NDArray[np.float64]) -> bool:
@@ -49,7 +69,7 @@ def mle_exists(d: Design, cells: NDArray[np.float64]) -> bool:
     """
     if d.n_edges == 0:
         return False
-    if n_strong_components(d.n_models, *beat_graph(d, cells))[0] != 1:
+    if not strongly_connected(d.n_models, *beat_graph(d, cells)):
         return False
     if d.nu_index is not None:
         tied, total = cells[2].sum(), cells.sum()
@@ -65,8 +85,12 @@ def groups(k: int, first: NDArray[np.intp], second: NDArray[np.intp], judged: ND
     scores are not comparable; groups of equal size are numbered by their
     first model.
     """
-    graph = coo_array((np.ones(first.size), (first, second)), shape=(k, k)).tocsr()
-    _, labels = connected_components(graph, directed=False)
+    adjacency = np.zeros((k, k), bool)
+    adjacency[first, second] = adjacency[second, first] = True
+    labels = np.full(k, -1, dtype=np.intp)
+    for node in range(k):
+        if labels[node] < 0:
+            labels[_reached(adjacency, node)] = node
     out = np.zeros(k, dtype=np.intp)
     found = [np.flatnonzero((labels == label) & judged) for label in np.unique(labels[judged])]
     found.sort(key=lambda members: (-members.size, members[0]))

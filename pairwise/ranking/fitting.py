@@ -44,11 +44,10 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from pairwise.ranking.bootstrap import replicate
 from pairwise.ranking.counts import CHOICES, TIES_MODES, observed, records
-from pairwise.ranking.estimate import DEFAULT_PRIOR, beat_graph, estimate, groups, n_strong_components
+from pairwise.ranking.estimate import beat_graph, estimate, groups, n_strong_components
 from pairwise.ranking.intervals import (
     SCHEDULERS,
     SEPARATION_BUDGET,
@@ -62,7 +61,7 @@ from pairwise.ranking.intervals import (
     separation,
     tie_parameter,
 )
-from pairwise.ranking.model import Design, build, covariance, information, regularised, terms
+from pairwise.ranking.model import Design, build, covariance, expit, information, regularised, terms
 
 
 #: Models with fewer judgments than this are flagged.

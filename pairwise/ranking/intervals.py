@@ -225,8 +225,6 @@ def separation(
     ``exact`` marks models whose draws cannot be trusted for a difference
     (tie-only evidence under a bootstrap): pairs touching them use ``cov``.
     """
-    from scipy.linalg import eigh
-
     k = scores.size
     order = np.lexsort((np.arange(k), rank))
     confidence = 2 * NormalDist().cdf(z) - 1
@@ -255,8 +253,16 @@ def separation(
     else:
         pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     if open_pairs and pairs:
-        m, v = eigh(scheduled_information(n_params, k, win_prob, pairs), information)
-        m = np.clip(m, 0, None)
+        try:
+            # generalised eigenproblem J v = m I v by Cholesky (numpy only): I = L L^T,
+            # L^-1 J L^-T w = m w, v = L^-T w, so that V^T I V = 1 and V^T J V = diag(m)
+            root_inverse = np.linalg.inv(np.linalg.cholesky(information))
+            m, w = np.linalg.eigh(root_inverse @ scheduled_information(n_params, k, win_prob, pairs)
+                                  @ root_inverse.T)
+            v = root_inverse.T @ w
+            m = np.clip(m, 0, None)
+        except np.linalg.LinAlgError:  # information not positive definite: no forecast
+            pairs = []
     out = []
     for upper, lower, diff, low, high, se in gaps:
         distinguishable = low > 0 or high < 0
@@ -270,7 +276,7 @@ def separation(
             ratio = se**2 / fisher_now if fisher_now > 0 else 1.0
             target = (abs(diff) / (z + z_power)) ** 2
 
-            def variance(n: float) -> float:
+            def variance(n: float, ratio: float = ratio, weights: NDArray[np.float64] = weights) -> float:
                 return ratio * float((weights / (1 + n * m)).sum())
 
             if variance(budget) <= target:

@@ -27,11 +27,14 @@ Likelihoods of one edge with ``a`` wins of ``first``, ``b`` wins of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sparse
 from numpy.typing import NDArray
-from scipy.special import expit
+
+if TYPE_CHECKING:
+    import scipy.sparse as sparse
 
 #: Newton stops when no parameter moves more than this.
 TOLERANCE = 1e-10
@@ -56,8 +59,6 @@ class Design:
         "half", "davidson" or "drop".
     position : bool
         Whether ``delta`` (a left-side advantage) is a parameter.
-    x : scipy.sparse.csr_array
-        (E, P) coefficients of ``theta`` in each edge's ``eta``.
     """
 
     n_models: int
@@ -65,8 +66,28 @@ class Design:
     second: NDArray[np.intp]
     ties: str
     position: bool
-    x: sparse.csr_array
-    xt: sparse.csr_array  # x transposed, kept because transposing costs more than the product
+
+    @cached_property
+    def xt(self) -> sparse.csr_array:
+        """(P, E) transpose of the coefficients of ``theta`` in each edge's ``eta``.
+
+        Built on first use (the bootstrap's batched gradients): scipy.sparse
+        costs start-up time that a single fit does not need.
+        """
+        import scipy.sparse as sparse
+
+        n_edges = self.n_edges
+        rows = np.arange(n_edges)
+        data = [np.ones(n_edges), -np.ones(n_edges)]
+        cols = [self.first, self.second]
+        if self.position:
+            data.append(np.ones(n_edges))
+            cols.append(np.full(n_edges, self.n_models))
+        x = sparse.csr_array(
+            (np.concatenate(data), (np.tile(rows, len(cols)), np.concatenate(cols))),
+            shape=(n_edges, self.n_params),
+        )
+        return x.T.tocsr()
 
     @property
     def n_params(self) -> int:
@@ -125,20 +146,13 @@ def build(counts: NDArray, ties: str, position: bool) -> tuple[Design, NDArray[n
 
 
 def design(k: int, first: NDArray, second: NDArray, ties: str, position: bool) -> Design:
-    """Assemble the sparse (E, P) coefficient matrix of ``eta``."""
-    n_edges = first.size
-    n_params = k + int(position) + int(ties == "davidson")
-    rows = np.arange(n_edges)
-    data = [np.ones(n_edges), -np.ones(n_edges)]
-    cols = [first, second]
-    if position:
-        data.append(np.ones(n_edges))
-        cols.append(np.full(n_edges, k))
-    x = sparse.csr_array(
-        (np.concatenate(data), (np.tile(rows, len(cols)), np.concatenate(cols))),
-        shape=(n_edges, n_params),
-    )
-    return Design(k, first.astype(np.intp), second.astype(np.intp), ties, position, x, x.T.tocsr())
+    """The edges of a fit and how its parameters enter them."""
+    return Design(k, np.asarray(first, dtype=np.intp), np.asarray(second, dtype=np.intp), ties, position)
+
+
+def expit(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The logistic function, written so that nothing overflows (numpy only: no scipy at start-up)."""
+    return np.exp(-np.logaddexp(0.0, -x))
 
 
 def eta(d: Design, theta: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -185,6 +199,15 @@ def terms(d: Design, theta: NDArray[np.float64], cells: NDArray[np.float64], *, 
 
 def gradient(d: Design, tm: Terms) -> NDArray[np.float64]:
     """Score vector (..., P) of the log-likelihood (no prior)."""
+    if np.ndim(tm.r_eta) == 1:  # one fit: two bincounts beat any matrix product
+        r = tm.r_eta
+        g = np.zeros(d.n_params)
+        g[: d.n_models] = np.bincount(d.first, r, d.n_models) - np.bincount(d.second, r, d.n_models)
+        if d.position:
+            g[d.delta_index] = r.sum()
+        if d.nu_index is not None:
+            g[d.nu_index] += float(np.sum(tm.r_nu))
+        return g
     r = np.atleast_2d(tm.r_eta)
     g = (d.xt @ r.T).T
     if d.nu_index is not None:
