@@ -25,7 +25,10 @@ RATIONALE = "A keeps the weave, B has a halo on the sleeve"
 def browser_page() -> Iterator[Page]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        # bypass_csp: Playwright's wait_for_function evaluates its predicate with
+        # eval, which the app's CSP forbids; the page itself runs under the CSP in
+        # test_security_browser.py, which fails on any violation.
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
         page = context.new_page()
         page.set_default_timeout(20000)
         errors: list[str] = []

@@ -56,7 +56,7 @@ def test_unreachable_postgres_answers_503_and_logs_once(tmp_path, caplog) -> Non
         _assert_503(client.post("/api/v1/assignments/1/judgment", headers=headers, json={}))
     with app.test_client() as browser:
         with browser.session_transaction() as session:
-            session["_user_id"] = "1"  # a logged-in browser: loading the user needs the database
+            session["_user_id"] = "1:0"  # a logged-in browser (id:session generation): loading it needs the database
         _assert_503(browser.get("/"), json=False)
     lines = _outage_lines(caplog)
     assert len(lines) == 1 and lines[0].startswith("database unavailable (OperationalError: ")

@@ -156,6 +156,7 @@ def test_every_judgments_export_column_is_present_and_right(app, client, make_po
             "choice": "right", "expert": f"expert-{stored.expert_id}", "rationale": RATIONALE,
             "tags_left": [], "tags_right": [], "seconds": 12.0,
             "created_at": stored.created_at.isoformat(timespec="seconds") + "Z", "judgment_id": stored.id,
+            "unacceptable_left": False, "unacceptable_right": False, "excluded": False, "unsure": False, "pins": [],
         }
     # The README's promise: at least these, in the CSV header and every JSONL row.
     promised = ["pool", "category", "item", "model_left", "model_right", "choice", "expert", "rationale", "created_at"]
@@ -166,11 +167,13 @@ def test_every_judgments_export_column_is_present_and_right(app, client, make_po
     reader = csv.DictReader(io.StringIO(text))
     assert tuple(reader.fieldnames or ()) == COLUMNS
     row = next(reader)
-    as_text = {k: (";".join(v) if isinstance(v, list) else str(v)) for k, v in expected.items()}
+    as_text = {k: (";".join(v) if isinstance(v, list) else str(int(v)) if isinstance(v, bool) else str(v))
+               for k, v in expected.items()}
+    as_text["excluded"] = "False"  # written as the JSON value's Python text
     assert row == as_text
 
     line = client.get("/api/v1/pools/pool-1/judgments?format=jsonl", headers=researcher).get_data(as_text=True)
-    assert json.loads(line) == expected
+    assert json.loads(line) == expected | {"criteria": {}}  # JSONL adds the rubric answers
 
 
 def test_pwcmp_writes_two_rows_for_both_unacceptable_and_ties(app, client, make_pool, make_user,
