@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import scheduling
+from . import active, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
@@ -80,7 +80,11 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
                         .order_by(Assignment.issued_at).limit(1))
     if pending is not None:
         return pending
-    chosen = _choose_uniform(db, pool, expert, rng)
+    if pool.scheduler == "active":
+        picked = active.choose(db, pool, expert, rng, now)
+        chosen = None if picked is None else (picked.item_id, picked.left_output_id, picked.right_output_id)
+    else:
+        chosen = _choose_uniform(db, pool, expert, rng)
     if chosen is None:
         return None
     item_id, left, right = chosen

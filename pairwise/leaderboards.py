@@ -147,7 +147,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
-        return json.loads(cached.payload)
+        return _with_scheduler(json.loads(cached.payload), pool)
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     board = as_dict(fit_counts(pool.name, category, models, counts, options, cost))
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
@@ -156,4 +156,10 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     db.execute(dialect_insert(db)(LeaderboardCache)
                .values(key=key, pool_id=pool.id, payload=json.dumps(board), created_at=utcnow())
                .on_conflict_do_nothing(index_elements=["key"]))
+    return _with_scheduler(board, pool)
+
+
+def _with_scheduler(board: dict[str, Any], pool: Pool) -> dict[str, Any]:
+    """Which scheduler feeds this pool's categories (a setting: kept out of the cached fit)."""
+    board["provenance"]["scheduler"] = pool.scheduler
     return board

@@ -103,7 +103,7 @@ class Pool(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     rationale_min_chars: Mapped[int] = mapped_column(default=20)
-    scheduler: Mapped[str] = mapped_column(String(20), default="uniform")
+    scheduler: Mapped[str] = mapped_column(String(20), default="active")
     overlap_share: Mapped[float] = mapped_column(Float, default=0.0)
     gold_share: Mapped[float] = mapped_column(Float, default=0.0)
     is_open: Mapped[bool] = mapped_column(default=True)
