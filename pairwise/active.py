@@ -26,9 +26,11 @@ from . import scheduling
 from .db import dialect_insert
 from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Pool, SchedulerPosterior, User
 
-#: Refit a category's posterior after this many new judgments ...
+#: Refit a category's posterior after this many new judgments (until then
+#: they count as information in flight) ...
 REFRESH_JUDGMENTS = 20
-#: ... or when it is this old (new items, models or categories show up).
+#: ... and every category's when they are this old (new items, models and
+#: categories join then).
 REFRESH_SECONDS = 60
 
 
@@ -40,12 +42,14 @@ class Choice:
     reason: str
 
 
-def _cells(db: Session, pool: Pool) -> dict[str, dict[tuple[int, int, str], int]]:
-    """category -> (left model, right model, choice) -> judgments."""
+def _cells(db: Session, pool: Pool, only: set[str] | None) -> dict[str, dict[tuple[int, int, str], int]]:
+    """category -> (left model, right model, choice) -> judgments (read at refresh only)."""
     out: dict[str, dict[tuple[int, int, str], int]] = {}
-    rows = db.execute(select(JudgmentCell.category, JudgmentCell.left_model_id, JudgmentCell.right_model_id,
-                             JudgmentCell.choice, JudgmentCell.n).where(JudgmentCell.pool_id == pool.id))
-    for category, left, right, choice, n in rows:
+    query = select(JudgmentCell.category, JudgmentCell.left_model_id, JudgmentCell.right_model_id,
+                   JudgmentCell.choice, JudgmentCell.n).where(JudgmentCell.pool_id == pool.id)
+    if only is not None:
+        query = query.where(JudgmentCell.category.in_(sorted(only)))
+    for category, left, right, choice, n in db.execute(query):
         out.setdefault(category, {})[(left, right, choice.value)] = int(n)
     return out
 
@@ -60,24 +64,53 @@ def _table(model_ids: list[int], cells: dict[tuple[int, int, str], int]) -> np.n
     return counts
 
 
-def refresh(db: Session, pool: Pool, cells: dict[str, dict[tuple[int, int, str], int]],
-            old: dict[str, SchedulerPosterior], now: datetime) -> dict[str, SchedulerPosterior]:
-    """Refit every category's posterior from the count cells and store it."""
-    categories = db.scalars(select(Item.category).where(Item.pool_id == pool.id).distinct()).all()
-    fresh: dict[str, SchedulerPosterior] = {}
-    for category in categories:
-        model_ids = sorted(db.scalars(select(Model.id).where(Model.pool_id == pool.id, exists(
-            select(Output.id).join(Item, Item.id == Output.item_id)
-            .where(Output.model_id == Model.id, Item.pool_id == pool.id, Item.category == category)))))
+def categories(db: Session, pool: Pool) -> list[str]:
+    """The pool's categories by a loose index scan: one index probe per
+    category, however many items there are."""
+    found: list[str] = []
+    while True:
+        query = select(func.min(Item.category)).where(Item.pool_id == pool.id)
+        if found:
+            query = query.where(Item.category > found[-1])
+        category = db.scalar(query)
+        if category is None:
+            return found
+        found.append(category)
+
+
+def _models(db: Session, pool: Pool, category: str) -> list[int]:
+    """The pool's models with at least one output in the category."""
+    return sorted(db.scalars(select(Model.id).where(Model.pool_id == pool.id, exists(
+        select(Output.id).join(Item, Item.id == Output.item_id)
+        .where(Output.model_id == Model.id, Item.pool_id == pool.id, Item.category == category)))))
+
+
+def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: datetime,
+            only: set[str] | None = None) -> dict[str, SchedulerPosterior]:
+    """Refit the posteriors from the count cells and store them.
+
+    ``only``: refit just these categories with the models they had; None:
+    every category, with its models looked up again (new items, models and
+    categories join here).
+    """
+    # The newest judgment before the counts are read: a judgment committed in
+    # between is then counted twice for a while (harmless), never missed.
+    last = db.scalar(select(func.max(Judgment.id)).where(Judgment.pool_id == pool.id)) or 0
+    cells = _cells(db, pool, only)
+    fresh = {c: row for c, row in old.items() if only is not None and c not in only}
+    for category in categories(db, pool) if only is None else sorted(only):
+        model_ids = _models(db, pool, category) if only is None else old[category].model_ids
         counts = _table(model_ids, cells.get(category, {}))
         start = None
         if category in old:  # warm start: the previous mean, for the models it knew
             previous = dict(zip(old[category].model_ids, old[category].mean, strict=True))
             start = np.array([previous.get(m, 0.0) for m in model_ids])
         mean, cov = scheduling.laplace_posterior(scheduling.wins_from_counts(counts), start=start)
+        pairs = counts.sum(axis=2)
         values = {"model_ids": model_ids, "mean": [float(x) for x in mean],
                   "cov": [[float(x) for x in row] for row in cov],
-                  "judgments": int(counts.sum()), "refreshed_at": now}
+                  "pair_counts": (pairs + pairs.T).tolist(),
+                  "judgments": int(counts.sum()), "last_judgment_id": int(last), "refreshed_at": now}
         statement = dialect_insert(db)(SchedulerPosterior).values(pool_id=pool.id, category=category, **values)
         # An upsert: two workers refreshing at once both write a valid posterior.
         db.execute(statement.on_conflict_do_update(index_elements=["pool_id", "category"], set_=values))
@@ -85,18 +118,38 @@ def refresh(db: Session, pool: Pool, cells: dict[str, dict[tuple[int, int, str],
     return fresh
 
 
-def posteriors(db: Session, pool: Pool, cells: dict[str, dict[tuple[int, int, str], int]],
-               now: datetime) -> dict[str, SchedulerPosterior]:
-    """The stored posteriors, refreshed first if any is stale (or missing)."""
+def posteriors(db: Session, pool: Pool,
+               now: datetime) -> tuple[dict[str, SchedulerPosterior], dict[str, list[tuple[int, int]]]]:
+    """The stored posteriors (refreshed first where stale or missing), and per
+    category the model pairs judged since they were fitted."""
     rows = {p.category: p for p in db.scalars(
         select(SchedulerPosterior).where(SchedulerPosterior.pool_id == pool.id)).all()}
     for row in rows.values():
         db.expunge(row)  # plain data from here on; the upsert writes the table
-    stale = not rows or any(
-        row.refreshed_at <= now - timedelta(seconds=REFRESH_SECONDS)
-        or sum(cells.get(category, {}).values()) - row.judgments >= REFRESH_JUDGMENTS
-        for category, row in rows.items())
-    return refresh(db, pool, cells, rows, now) if stale else rows
+    if not rows or any(row.refreshed_at <= now - timedelta(seconds=REFRESH_SECONDS) for row in rows.values()):
+        return refresh(db, pool, rows, now), {}
+    since = _judged_since(db, pool, min(row.last_judgment_id for row in rows.values()), rows)
+    behind = {category for category, pairs in since.items()
+              if category not in rows or len(pairs) >= REFRESH_JUDGMENTS}
+    if any(category not in rows for category in behind):
+        return refresh(db, pool, rows, now), {}
+    if behind:
+        rows = refresh(db, pool, rows, now, behind)
+        since = {c: pairs for c, pairs in since.items() if c not in behind}
+    return rows, since
+
+
+def _judged_since(db: Session, pool: Pool, after: int,
+                  rows: dict[str, SchedulerPosterior]) -> dict[str, list[tuple[int, int]]]:
+    """category -> (left model, right model) of the judgments newer than each
+    category's fit: a handful of the newest rows, by the (pool, id) index."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    query = (select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id)
+             .where(Judgment.pool_id == pool.id, Judgment.id > after))
+    for judgment_id, category, left, right in db.execute(query):
+        if category not in rows or judgment_id > rows[category].last_judgment_id:
+            out.setdefault(category, []).append((left, right))
+    return out
 
 
 def _in_flight(db: Session, pool: Pool, now: datetime) -> dict[str, list[tuple[int, int]]]:
@@ -135,21 +188,23 @@ def find_item(db: Session, pool: Pool, category: str, model_a: int, model_b: int
 
 def choose(db: Session, pool: Pool, expert: User, rng: np.random.Generator, now: datetime) -> Choice | None:
     """The next (item, left output, right output) for this expert, or None when none is left."""
-    cells = _cells(db, pool)
-    stored = posteriors(db, pool, cells, now)
+    stored, since = posteriors(db, pool, now)
     allowed = expert.category_list
     names = sorted(c for c in stored if allowed is None or c in allowed)
+    # Open assignments, and judgments the posterior has not seen yet: their
+    # information is on its way (the outcomes are not, until the next refresh).
     flying = _in_flight(db, pool, now)
+    for name, pairs in since.items():
+        flying.setdefault(name, []).extend(pairs)
     cats: list[scheduling.Category] = []
     for name in names:
         row = stored[name]
         k = len(row.model_ids)
         index = {m: i for i, m in enumerate(row.model_ids)}
-        counts = _table(row.model_ids, cells.get(name, {})).sum(axis=2)
         in_flight = tuple((index[a], index[b]) for a, b in flying.get(name, []) if a in index and b in index)
         cats.append(scheduling.Category(
             mean=np.asarray(row.mean, dtype=np.float64), cov=np.asarray(row.cov, dtype=np.float64),
-            judged=counts + counts.T, in_flight=in_flight, available=~np.eye(k, dtype=bool),
+            judged=np.asarray(row.pair_counts, dtype=np.int64), in_flight=in_flight, available=~np.eye(k, dtype=bool),
             items=np.ones((k, k), dtype=np.int64)))
     # A pair fails only once this expert has judged all of its items; each
     # failure takes it out of this request, so the loop ends.

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from scipy.special import erfc
 
 #: Share of active picks drawn uniformly over model pairs (coverage).
-UNIFORM_SHARE = 0.1
+UNIFORM_SHARE = 0.05
 #: Of the other picks, the share that refines the ranking (neighbours in the
 #: current order); the rest shrink the scores' total variance.
 RANKING_SHARE = 0.7
@@ -202,20 +202,43 @@ def information_gain(mean: NDArray, cov: NDArray) -> NDArray[np.float64]:
     return gain
 
 
-def ranking_gain(mean: NDArray, cov: NDArray) -> NDArray[np.float64]:
-    """(K, K): information gain weighted by how likely the pair's order is wrong.
+#: Gauss-Hermite nodes and weights for expectations over a normal shift.
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(12)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
-    ``2 * Phi(-|mu_i - mu_j| / sd)`` is 1 for a coin flip and falls to 0 for
-    a settled pair, so the picks go to neighbours in the current ranking --
-    what Kendall's tau counts.
+
+def _expected_wrong_order(gap: NDArray, shift: NDArray, variance: NDArray) -> NDArray[np.float64]:
+    """E[P(the order of a pair is wrong)] once the difference has variance
+    ``variance`` and its estimate has moved by N(0, shift) from ``gap``."""
+    moved = gap[..., None] + np.sqrt(np.clip(shift, 0.0, None))[..., None] * _NODES
+    wrong = 0.5 * erfc(np.abs(moved) / np.sqrt(2.0 * (variance[..., None] + 1e-12)))
+    return (wrong * _WEIGHTS).sum(axis=-1)
+
+
+def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None) -> NDArray[np.float64]:
+    """(K, K): how much one more judgment of each pair lowers the expected
+    chance that the pair's order is wrong (what Kendall's tau counts).
+
+    ``cov_now`` is the posterior as stored, ``cov`` the one after the pairs in
+    flight; the estimate moves as judgments come in (a preposterior: the
+    difference's mean shifts by a normal with the variance the judgments
+    remove), so a pair estimated as an exact tie still gains, and a pair
+    already being judged by others gains less.
     """
     mean = np.asarray(mean, dtype=np.float64)
+    cov_now = cov if cov_now is None else cov_now
     v = difference_variance(cov)
-    gap = np.abs(mean[:, None] - mean[None, :]) / np.sqrt(v + 1e-12)
-    return information_gain(mean, cov) * erfc(gap / np.sqrt(2.0))
+    v_now = difference_variance(cov_now)
+    gap = mean[:, None] - mean[None, :]
+    p = _sigmoid(gap)
+    w = p * (1 - p)
+    after = v / (1.0 + w * v)  # the difference's variance after one more judgment of it
+    gain = _expected_wrong_order(gap, v_now - v, v) - _expected_wrong_order(gap, v_now - after, after)
+    np.fill_diagonal(gain, 0.0)
+    return np.clip(gain, 0.0, None)
 
 
-def variance_reduction(mean: NDArray, cov: NDArray) -> NDArray[np.float64]:
+def variance_reduction(mean: NDArray, cov: NDArray, _cov_now: NDArray | None = None) -> NDArray[np.float64]:
     """(K, K): how much one more judgment of each pair shrinks the total
     variance of the centred scores (the greedy A-optimal pick).
 
@@ -323,13 +346,15 @@ def _best_pair(cat: Category, placement: int, objective: str) -> tuple[int, floa
     cov = add_in_flight(cat.mean, cat.cov, cat.in_flight)
     # A whisker of preference for rarely compared pairs breaks exact ties
     # (e.g. the very first picks, when every pair looks the same).
-    score = OBJECTIVES[objective](cat.mean, cov) + 1e-9 / (1.0 + cat.judged + flying)
+    score = OBJECTIVES[objective](cat.mean, cov, cat.cov) + 1e-9 / (1.0 + cat.judged + flying)
     unplaced = upper & ((per_model[:, None] < placement) | (per_model[None, :] < placement))
     if unplaced.any():
         # Place the least-judged model first, against its most informative opponent.
         involved = np.where(unplaced.any(axis=1) | unplaced.any(axis=0), per_model, np.iinfo(np.int64).max)
         m = int(np.argmin(involved))
         mask = unplaced & ((np.arange(k)[:, None] == m) | (np.arange(k)[None, :] == m))
+        # Its most informative opponents: those near its current estimate.
+        score = information_gain(cat.mean, cov) + 1e-9 / (1.0 + cat.judged + flying)
         flat = int(np.argmax(np.where(mask, score, -np.inf)))
         return 1, float(score.flat[flat]), flat, "placement"
     flat = int(np.argmax(np.where(upper, score, -np.inf)))

@@ -192,9 +192,9 @@ class Assignment(Base):
         # One open (issued, unanswered, unexpired) assignment per expert and
         # pool: a double click, a second tab or a retry gets the same pair.
         Index("uq_assignment_open_expert_pool", "expert_id", "pool_id", unique=True,
-              sqlite_where=text("is_open"), postgresql_where=text("is_open")),
+              sqlite_where=text("is_open = 1"), postgresql_where=text("is_open")),
         # The pairs in flight in a pool, for the active scheduler.
-        Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open"),
+        Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open = 1"),
               postgresql_where=text("is_open")),
     )
 
@@ -300,5 +300,7 @@ class SchedulerPosterior(Base):
     model_ids: Mapped[list[int]] = mapped_column(JSON)
     mean: Mapped[list[float]] = mapped_column(JSON)
     cov: Mapped[list[list[float]]] = mapped_column(JSON)
+    pair_counts: Mapped[list[list[int]]] = mapped_column(JSON)  # judgments per model pair, both orders
     judgments: Mapped[int]  # judgments of the category the fit saw
+    last_judgment_id: Mapped[int]  # the pool's newest judgment when it was fitted
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
