@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 def test_demo_builds_once(runner, app, table_counts) -> None:
     from pairwise.db import get_db
-    from pairwise.schema import Item, Judgment, Model, Output
+    from pairwise.schema import Item, Judgment, Model, Output, Pool
     result = runner.invoke(args=["demo", "--simulate", "30"])
     assert result.exit_code == 0, result.output
     assert "expert@example.com" in result.output and "password" in result.output
@@ -19,6 +19,7 @@ def test_demo_builds_once(runner, app, table_counts) -> None:
         assert db.scalar(select(func.count()).select_from(Output)) == \
             db.scalar(select(func.count()).select_from(Item)) * db.scalar(select(func.count()).select_from(Model))
         assert db.scalar(select(func.count()).select_from(Judgment)) == 30
+        assert db.scalar(select(Pool.scheduler).where(Pool.name == "demo")) == "active"
     counts = table_counts()
     again = runner.invoke(args=["demo", "--simulate", "30"])
     assert again.exit_code == 0 and "0 new items" in again.output
