@@ -93,7 +93,7 @@ def build(db: Session, store: ImageStore, *, simulate: int = 0, seed: int = 7, f
         check_demo_database(db)
     pool = db.scalar(select(Pool).where(Pool.name == POOL))
     if pool is None:
-        pool = pools.create_pool(db, POOL, {"rationale_min_chars": 20})
+        pool = pools.create_pool(db, POOL, {"rationale_min_chars": 20, "scheduler": "active"})
     created_items = 0
     complete = _complete_items(db, pool)
     for category in synthetic.CATEGORIES:

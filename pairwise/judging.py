@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import evidence, gold, judge_ops, rubric, scheduling
+from . import active, evidence, gold, judge_ops, rubric, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
@@ -86,7 +86,11 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
     special = gold.special_assignment(db, pool, expert, rng=rng, minutes=minutes, now=now)
     if special is not None:  # a gold or overlap pair (issue 7)
         return special
-    chosen = _choose_uniform(db, pool, expert, rng)
+    if pool.scheduler == "active":
+        picked = active.choose(db, pool, expert, rng, now)
+        chosen = None if picked is None else (picked.item_id, picked.left_output_id, picked.right_output_id)
+    else:
+        chosen = _choose_uniform(db, pool, expert, rng)
     if chosen is None:
         return None
     item_id, left, right = chosen

@@ -26,7 +26,7 @@ from .manifest import CATEGORY, POOL_NAME, RESERVED_CATEGORIES, Manifest, Manife
 from .schema import Image, Item, JudgmentCell, Model, Output, Pool
 from .storage import ImageStore
 
-SCHEDULERS = ("uniform",)
+SCHEDULERS = ("active", "uniform")
 SETTINGS = ("rationale_min_chars", "scheduler", "overlap_share", "gold_share", "open", "categories",
             "resample_outputs", "tags", "criteria")
 
@@ -51,8 +51,6 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2000:
                 raise Invalid("settings.rationale_min_chars: a whole number from 0 to 2000")
         elif key == "scheduler":
-            if value == "active":
-                raise Invalid("settings.scheduler: 'active' is not available yet; use 'uniform'")
             if value not in SCHEDULERS:
                 raise Invalid(f"settings.scheduler: one of {', '.join(SCHEDULERS)}")
         elif key in ("overlap_share", "gold_share"):
@@ -91,8 +89,9 @@ def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = Non
         raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
     if db.scalar(select(Pool).where(Pool.name == name)) is not None:
         raise Conflict(f"pool {name!r} already exists")
-    # New pools measure their experts: 5 % gold pairs, 10 % overlap (issue 7).
-    pool = Pool(name=name, rationale_min_chars=20, scheduler="uniform", overlap_share=0.1,
+    # New pools: the active scheduler; they measure their experts with 5 % gold
+    # pairs and 10 % overlap (issue 7).
+    pool = Pool(name=name, rationale_min_chars=20, scheduler="active", overlap_share=0.1,
                 gold_share=0.05, is_open=True, resample_outputs=False)
     apply_settings(pool, {} if settings is None else settings)
     db.add(pool)

@@ -1,24 +1,62 @@
-"""Which pair an expert sees next. Pure: ids and counts in, ids out.
+"""Which pair an expert sees next. Pure: ids, counts and arrays in, choices out.
 
-``uniform``: every pair of outputs of the same item that this expert has not
-judged yet is equally likely. Chosen in two steps -- an item with probability
-proportional to its number of eligible pairs, then one of those pairs -- so a
-large pool is summarised per item (counts) and only the chosen item's outputs
-are ever listed.
+Two schedulers (a pool's ``settings.scheduler``):
+
+``uniform``
+    every pair of outputs of the same item that this expert has not judged yet
+    is equally likely. Chosen in two steps -- an item with probability
+    proportional to its number of eligible pairs, then one of those pairs -- so a
+    large pool is summarised per item (counts) and only the chosen item's outputs
+    are ever listed.
+
+``active``
+    first a *model pair*, then an item holding both outputs. The model pair
+    maximises the expected information gain about the category's
+    Bradley-Terry strengths under a Laplace (Gaussian) approximation of the
+    posterior (:func:`laplace_posterior`): for a pair (i, j) with difference
+    variance ``v`` and win probability ``p`` one more judgment gains
+    ``0.5 * log(1 + p (1 - p) v)`` nats (the greedy D-optimal pick). Open
+    assignments are *information in flight*: each one is folded into the
+    covariance by a Sherman-Morrison update before scoring, so fifty experts
+    asking at once spread over fifty different pairs. Three rules keep
+    coverage: a share :data:`UNIFORM_SHARE` of picks is uniform over item pairs
+    (every model pair keeps getting judgments, and the estimate keeps an
+    unbiased slice to check against); a model with fewer than
+    :data:`PLACEMENT_JUDGMENTS` judgments (e.g. one newly added to the pool) is
+    placed first, against the opponents that tell most about it; and a tiny
+    count bonus breaks ties towards rarely compared pairs. Sides are random.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import NDArray
+from scipy.special import erfc
+
+#: Share of active picks drawn uniformly over model pairs (coverage).
+UNIFORM_SHARE = 0.05
+#: Of the other picks, the share that refines the ranking (neighbours in the
+#: current order); the rest shrink the scores' total variance.
+RANKING_SHARE = 0.7
+#: A model with fewer judgments than this (in its category, counting pairs in
+#: flight) is placed before anything else is refined.
+PLACEMENT_JUDGMENTS = 6
+#: Standard deviation of the Gaussian prior on each log-strength (the Laplace
+#: approximation needs one before a model's first win and loss).
+PRIOR_SD = 2.0
+SCHEDULERS = ("active", "uniform")
 
 
 def pair_key(a: int, b: int) -> tuple[int, int]:
     """Unordered pair of output ids."""
     return (a, b) if a < b else (b, a)
 
+
+# ----- uniform -----------------------------------------------------------------
 
 def choose_item(
     output_counts: Mapping[int, int], judged_counts: Mapping[int, int], rng: np.random.Generator
@@ -57,3 +95,285 @@ def choose_pair(
         return None
     a, b = pairs[int(rng.integers(len(pairs)))]
     return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+def random_sides(a: int, b: int, rng: np.random.Generator) -> tuple[int, int]:
+    """``(a, b)`` or ``(b, a)``, each with probability one half."""
+    return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+# ----- active: the posterior ----------------------------------------------------
+
+def wins_from_counts(counts: NDArray) -> NDArray[np.float64]:
+    """(K, K) win matrix from a (K, K, 4) count table (left, right, tie, both_bad).
+
+    ``wins[i, j]``: how often i beat j, whatever the sides; a tie or a
+    "both bad" counts half a win each way (as the leaderboard's ``half`` mode).
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    if c.size == 0:
+        return np.zeros((c.shape[0], c.shape[0]))
+    half = 0.5 * (c[:, :, 2] + c[:, :, 3])
+    wins = c[:, :, 0] + c[:, :, 1].T + half + half.T
+    np.fill_diagonal(wins, 0.0)
+    return wins
+
+
+def laplace_posterior(
+    wins: NDArray, *, prior_sd: float = PRIOR_SD, start: NDArray | None = None, iterations: int = 50
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Gaussian (Laplace) approximation of the Bradley-Terry posterior.
+
+    Parameters
+    ----------
+    wins
+        (K, K): ``wins[i, j]`` how often i beat j.
+    prior_sd
+        standard deviation of the independent N(0, prior_sd^2) prior per model.
+    start
+        a previous mean to start Newton from (incremental refresh).
+
+    Returns
+    -------
+    (mean, cov): the posterior mode (K,) and the inverse Hessian there (K, K).
+    """
+    w = np.asarray(wins, dtype=np.float64)
+    k = w.shape[0]
+    n = w + w.T
+    precision = 1.0 / prior_sd**2
+    s = np.zeros(k) if start is None or len(start) != k else np.asarray(start, dtype=np.float64).copy()
+    hessian = np.eye(k) * precision
+    for _ in range(iterations):
+        p = _sigmoid(s[:, None] - s[None, :])
+        grad = (w - n * p).sum(axis=1) - precision * s
+        weight = n * p * (1 - p)
+        hessian = np.diag(weight.sum(axis=1) + precision) - weight
+        step = np.linalg.solve(hessian, grad)
+        s += step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    p = _sigmoid(s[:, None] - s[None, :])
+    weight = n * p * (1 - p)
+    hessian = np.diag(weight.sum(axis=1) + precision) - weight
+    return s, np.linalg.inv(hessian)
+
+
+def _sigmoid(x: NDArray) -> NDArray[np.float64]:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
+
+
+def _win_probability(mean: NDArray, variance: NDArray) -> NDArray[np.float64]:
+    """P(i beats j) averaged over the posterior of the difference (probit approximation)."""
+    return _sigmoid((mean[:, None] - mean[None, :]) / np.sqrt(1.0 + np.pi * variance / 8.0))
+
+
+def difference_variance(cov: NDArray) -> NDArray[np.float64]:
+    """(K, K): posterior variance of s_i - s_j."""
+    d = np.diag(cov)
+    return np.clip(d[:, None] + d[None, :] - 2 * cov, 0.0, None)
+
+
+def add_in_flight(mean: NDArray, cov: NDArray, pairs: Sequence[tuple[int, int]]) -> NDArray[np.float64]:
+    """The covariance after the judgments of ``pairs`` (model indices) come in.
+
+    Their outcomes are unknown, but their information is not: each adds
+    ``p (1 - p) x x^T`` to the precision (x = e_i - e_j), folded in by a
+    Sherman-Morrison update. Open assignments enter here so that they are
+    not picked again by the next expert.
+    """
+    cov = np.array(cov, dtype=np.float64, copy=True)
+    for i, j in pairs:
+        if i == j:
+            continue
+        column = cov[:, i] - cov[:, j]
+        v = column[i] - column[j]
+        p = float(_sigmoid(mean[i] - mean[j]))
+        w = p * (1 - p)
+        cov -= np.outer(column, column) * (w / (1.0 + w * v))
+    return cov
+
+
+def information_gain(mean: NDArray, cov: NDArray) -> NDArray[np.float64]:
+    """(K, K): expected information (nats) of one more judgment of each pair."""
+    v = difference_variance(cov)
+    p = _win_probability(np.asarray(mean, dtype=np.float64), v)
+    gain = 0.5 * np.log1p(p * (1 - p) * v)
+    np.fill_diagonal(gain, 0.0)
+    return gain
+
+
+#: Gauss-Hermite nodes and weights for expectations over a normal shift.
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(12)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def _expected_wrong_order(gap: NDArray, shift: NDArray, variance: NDArray) -> NDArray[np.float64]:
+    """E[P(the order of a pair is wrong)] once the difference has variance
+    ``variance`` and its estimate has moved by N(0, shift) from ``gap``."""
+    moved = gap[..., None] + np.sqrt(np.clip(shift, 0.0, None))[..., None] * _NODES
+    wrong = 0.5 * erfc(np.abs(moved) / np.sqrt(2.0 * (variance[..., None] + 1e-12)))
+    return (wrong * _WEIGHTS).sum(axis=-1)
+
+
+def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None) -> NDArray[np.float64]:
+    """(K, K): how much one more judgment of each pair lowers the expected
+    chance that the pair's order is wrong (what Kendall's tau counts).
+
+    ``cov_now`` is the posterior as stored, ``cov`` the one after the pairs in
+    flight; the estimate moves as judgments come in (a preposterior: the
+    difference's mean shifts by a normal with the variance the judgments
+    remove), so a pair estimated as an exact tie still gains, and a pair
+    already being judged by others gains less.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    cov_now = cov if cov_now is None else cov_now
+    v = difference_variance(cov)
+    v_now = difference_variance(cov_now)
+    gap = mean[:, None] - mean[None, :]
+    p = _sigmoid(gap)
+    w = p * (1 - p)
+    after = v / (1.0 + w * v)  # the difference's variance after one more judgment of it
+    gain = _expected_wrong_order(gap, v_now - v, v) - _expected_wrong_order(gap, v_now - after, after)
+    np.fill_diagonal(gain, 0.0)
+    return np.clip(gain, 0.0, None)
+
+
+def variance_reduction(mean: NDArray, cov: NDArray, _cov_now: NDArray | None = None) -> NDArray[np.float64]:
+    """(K, K): how much one more judgment of each pair shrinks the total
+    variance of the centred scores (the greedy A-optimal pick).
+
+    Pure ranking picks starve the clearly best and worst models; this
+    objective keeps the absolute scores (and so the RMSE) honest.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    k = mean.shape[0]
+    centre = np.eye(k) - 1.0 / k
+    c = centre @ np.asarray(cov, dtype=np.float64) @ centre
+    square = (c * c).sum(axis=0)
+    norm2 = square[:, None] + square[None, :] - 2 * (c @ c)
+    v = difference_variance(cov)
+    p = _sigmoid(mean[:, None] - mean[None, :])
+    w = p * (1 - p)
+    out = w * np.clip(norm2, 0.0, None) / (1.0 + w * v)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+OBJECTIVES = {"ranking": ranking_gain, "scores": variance_reduction}
+
+
+# ----- active: the pick ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Category:
+    """What the active scheduler knows about one (pool, category).
+
+    Attributes
+    ----------
+    mean, cov
+        the stored posterior (K,), (K, K), model order as ``available``.
+    judged
+        (K, K) symmetric: judgments so far of each model pair (both sides).
+    in_flight
+        model index pairs of open (issued, unanswered) assignments.
+    available
+        (K, K) symmetric bool: pairs this expert can still be given (an
+        item holds both outputs and the expert has not judged it).
+    items
+        (K, K) symmetric: items holding both outputs (weights of the uniform share).
+    """
+
+    mean: NDArray[np.float64]
+    cov: NDArray[np.float64]
+    judged: NDArray[np.int64]
+    in_flight: tuple[tuple[int, int], ...]
+    available: NDArray[np.bool_]
+    items: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Pick:
+    category: int  # index into the categories given
+    first: int  # model indices, in a random side order
+    second: int
+    reason: str  # "uniform" | "placement" | "ranking" | "scores"
+
+
+def choose_active(
+    categories: Sequence[Category],
+    rng: np.random.Generator,
+    *,
+    uniform_share: float = UNIFORM_SHARE,
+    ranking_share: float = RANKING_SHARE,
+    placement: int = PLACEMENT_JUDGMENTS,
+) -> Pick | None:
+    """The model pair (and category) whose next judgment teaches the most.
+
+    A share ``uniform_share`` of picks is uniform over model pairs; of the
+    rest, ``ranking_share`` maximise :func:`ranking_gain` and the others
+    :func:`variance_reduction`, both after the pairs in flight are counted.
+    Returns None when no category has an available pair.
+    """
+    live = [c for c in range(len(categories)) if categories[c].available.any()]
+    if not live:
+        return None
+    if rng.random() < uniform_share:
+        return _uniform_pick(categories, live, rng)
+    objective = "ranking" if rng.random() < ranking_share else "scores"
+    best: tuple[float, int, int, int, str] | None = None
+    for c in live:
+        candidate = _best_pair(categories[c], placement, objective)
+        # Placement outranks information: a new model is placed first.
+        key = (candidate[0], candidate[1])
+        if best is None or key > (best[0], best[1]):
+            best = (candidate[0], candidate[1], c, candidate[2], candidate[3])
+    assert best is not None
+    _rank, _score, c, flat, reason = best
+    k = categories[c].mean.shape[0]
+    first, second = random_sides(flat // k, flat % k, rng)
+    return Pick(category=c, first=first, second=second, reason=reason)
+
+
+def _best_pair(cat: Category, placement: int, objective: str) -> tuple[int, float, int, str]:
+    """(priority, score, flat pair index, reason) of one category's best pair."""
+    k = cat.mean.shape[0]
+    upper = np.triu(cat.available, 1) | np.triu(cat.available.T, 1)
+    flying = np.zeros((k, k), dtype=np.int64)
+    for i, j in cat.in_flight:
+        flying[i, j] += 1
+        flying[j, i] += 1
+    per_model = (cat.judged + flying).sum(axis=1)
+    cov = add_in_flight(cat.mean, cat.cov, cat.in_flight)
+    # A whisker of preference for rarely compared pairs breaks exact ties
+    # (e.g. the very first picks, when every pair looks the same).
+    score = OBJECTIVES[objective](cat.mean, cov, cat.cov) + 1e-9 / (1.0 + cat.judged + flying)
+    unplaced = upper & ((per_model[:, None] < placement) | (per_model[None, :] < placement))
+    if unplaced.any():
+        # Place the least-judged model first, against its most informative opponent.
+        involved = np.where(unplaced.any(axis=1) | unplaced.any(axis=0), per_model, np.iinfo(np.int64).max)
+        m = int(np.argmin(involved))
+        mask = unplaced & ((np.arange(k)[:, None] == m) | (np.arange(k)[None, :] == m))
+        # Its most informative opponents: those near its current estimate.
+        score = information_gain(cat.mean, cov) + 1e-9 / (1.0 + cat.judged + flying)
+        flat = int(np.argmax(np.where(mask, score, -np.inf)))
+        return 1, float(score.flat[flat]), flat, "placement"
+    flat = int(np.argmax(np.where(upper, score, -np.inf)))
+    return 0, float(score.flat[flat]), flat, objective
+
+
+def _uniform_pick(categories: Sequence[Category], live: list[int], rng: np.random.Generator) -> Pick:
+    """A model pair drawn in proportion to its items (uniform over item pairs)."""
+    weights = np.concatenate([np.where(np.triu(categories[c].available, 1), categories[c].items, 0).ravel()
+                              .astype(np.float64) for c in live])
+    if weights.sum() <= 0:  # available pairs with unknown item counts: uniform over pairs
+        weights = np.concatenate([np.triu(categories[c].available, 1).ravel().astype(np.float64) for c in live])
+    flat = int(rng.choice(weights.size, p=weights / weights.sum()))
+    offset = 0
+    for c in live:
+        size = categories[c].mean.shape[0] ** 2
+        if flat < offset + size:
+            k = categories[c].mean.shape[0]
+            first, second = random_sides((flat - offset) // k, (flat - offset) % k, rng)
+            return Pick(category=c, first=first, second=second, reason="uniform")
+        offset += size
+    raise AssertionError("unreachable")

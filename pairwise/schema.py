@@ -107,7 +107,7 @@ class Pool(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     rationale_min_chars: Mapped[int] = mapped_column(default=20)
-    scheduler: Mapped[str] = mapped_column(String(20), default="uniform")
+    scheduler: Mapped[str] = mapped_column(String(20), default="active")
     overlap_share: Mapped[float] = mapped_column(Float, default=0.0)
     gold_share: Mapped[float] = mapped_column(Float, default=0.0)
     is_open: Mapped[bool] = mapped_column(default=True)
@@ -214,9 +214,9 @@ class Assignment(Base):
         # One open (issued, unanswered, unexpired) assignment per expert and
         # pool: a double click, a second tab or a retry gets the same pair.
         Index("uq_assignment_open_expert_pool", "expert_id", "pool_id", unique=True,
-              sqlite_where=text("is_open"), postgresql_where=text("is_open")),
+              sqlite_where=text("is_open = 1"), postgresql_where=text("is_open")),
         # The pairs in flight in a pool, for the active scheduler.
-        Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open"),
+        Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open = 1"),
               postgresql_where=text("is_open")),
     )
 
@@ -356,7 +356,9 @@ class SchedulerPosterior(Base):
     model_ids: Mapped[list[int]] = mapped_column(JSON)
     mean: Mapped[list[float]] = mapped_column(JSON)
     cov: Mapped[list[list[float]]] = mapped_column(JSON)
+    pair_counts: Mapped[list[list[int]]] = mapped_column(JSON)  # judgments per model pair, both orders
     judgments: Mapped[int]  # judgments of the category the fit saw
+    last_judgment_id: Mapped[int]  # the pool's newest judgment when it was fitted
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -41,7 +41,7 @@ def test_create_pool_and_settings(client, admin, table_counts) -> None:
     before = table_counts()
     for body, field in [({"name": "Bad Name"}, "name"), ({"name": "ok", "settings": {"colour": 1}}, "unknown setting"),
                         ({"name": "ok", "settings": {"rationale_min_chars": -1}}, "rationale_min_chars"),
-                        ({"name": "ok", "settings": {"scheduler": "active"}}, "not available yet"),
+                        ({"name": "ok", "settings": {"scheduler": "elo"}}, "scheduler"),
                         ({"name": "ok", "settings": {"gold_share": 2}}, "gold_share"), ("[]", "body")]:
         kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
         response = client.post("/api/v1/pools", headers=admin, **kwargs)

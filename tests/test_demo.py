@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 def test_demo_builds_once(runner, app, table_counts) -> None:
     from pairwise.db import get_db
-    from pairwise.schema import Item, Judgment, Model, Output
+    from pairwise.schema import Item, Judgment, Model, Output, Pool
     # PostgreSQL is refused without --force (tests/test_instance_safety.py).
     force = ["--force"] if app.config["DATABASE_URL"].startswith("postgresql") else []
     result = runner.invoke(args=["demo", "--simulate", "30", *force])
@@ -21,6 +21,7 @@ def test_demo_builds_once(runner, app, table_counts) -> None:
         assert db.scalar(select(func.count()).select_from(Output)) == \
             db.scalar(select(func.count()).select_from(Item)) * db.scalar(select(func.count()).select_from(Model))
         assert db.scalar(select(func.count()).select_from(Judgment)) == 30
+        assert db.scalar(select(Pool.scheduler).where(Pool.name == "demo")) == "active"
     counts = table_counts()
     again = runner.invoke(args=["demo", "--simulate", "30", *force])
     assert again.exit_code == 0 and "0 new items" in again.output
@@ -30,7 +31,7 @@ def test_demo_builds_once(runner, app, table_counts) -> None:
     assert board.exit_code == 0 and "careful" in board.output
 
     # The simulated experts tag each flawed model with its own flaw (more judgments: no new images).
-    assert runner.invoke(args=["demo", "--simulate", "240"]).exit_code == 0
+    assert runner.invoke(args=["demo", "--simulate", "240", *force]).exit_code == 0
     from pairwise import evidence, synthetic
     from pairwise.artifacts import separating
     from pairwise.schema import Pool

@@ -67,7 +67,7 @@ def _rows(app: Any) -> dict[str, int]:
                     select(Judgment.low_output_id, Judgment.high_output_id).distinct().subquery())) or 0}
 
 
-@pytest.mark.parametrize("scheduler", ["uniform"])
+@pytest.mark.parametrize("scheduler", ["uniform", "active"])
 def test_concurrent_requests_get_one_open_assignment(app, server, make_pool, make_user, token_for,
                                                      scheduler) -> None:
     make_pool(items=3, scheduler=scheduler)
@@ -90,7 +90,7 @@ def test_concurrent_submissions_store_one_judgment(app, server, make_pool, make_
     assert _rows(app) == {"open": 0, "assignments": 1, "judgments": 1, "judged_pairs": 1}
 
 
-@pytest.mark.parametrize("scheduler", ["uniform"])
+@pytest.mark.parametrize("scheduler", ["uniform", "active"])
 def test_one_pair_is_judged_once_however_hard_the_expert_clicks(app, server, make_pool, make_user,
                                                                 token_for, scheduler) -> None:
     # One item, three models: three pairs. Eight clients of one expert ask

@@ -60,3 +60,129 @@ def test_nothing_to_schedule() -> None:
     assert choose_uniform({}, set(), rng) is None
     assert choose_uniform({1: [5]}, set(), rng) is None
     assert choose_uniform({1: [5, 6]}, {(5, 6)}, rng) is None
+
+
+# ----- active -------------------------------------------------------------------
+
+from pairwise import scheduling  # noqa: E402
+
+
+def _category(k: int, counts: np.ndarray | None = None, in_flight: tuple[tuple[int, int], ...] = (),
+              available: np.ndarray | None = None) -> scheduling.Category:
+    counts = np.zeros((k, k, 4), dtype=np.int64) if counts is None else counts
+    mean, cov = scheduling.laplace_posterior(scheduling.wins_from_counts(counts))
+    judged = counts.sum(axis=2)
+    return scheduling.Category(mean=mean, cov=cov, judged=judged + judged.T, in_flight=in_flight,
+                               available=~np.eye(k, dtype=bool) if available is None else available,
+                               items=np.ones((k, k), dtype=np.int64))
+
+
+def _simulate(k: int, n: int, truth: np.ndarray, rng: np.random.Generator, **options) -> np.ndarray:
+    counts = np.zeros((k, k, 4), dtype=np.int64)
+    for _ in range(n):
+        pick = scheduling.choose_active([_category(k, counts)], rng, **options)
+        assert pick is not None
+        p_first = 1 / (1 + np.exp(truth[pick.second] - truth[pick.first]))
+        counts[pick.first, pick.second, 0 if rng.random() < p_first else 1] += 1
+    return counts
+
+
+def test_laplace_posterior_matches_the_maximum_likelihood_fit() -> None:
+    from pairwise import ranking
+
+    rng = np.random.default_rng(3)
+    truth = np.array([0.0, 0.5, 1.0, -0.7])
+    counts = _simulate(4, 400, truth, rng, uniform_share=1.0)
+    mean, cov = scheduling.laplace_posterior(scheduling.wins_from_counts(counts), prior_sd=1e6)
+    fit = ranking.fit(counts)
+    assert np.allclose(mean - mean.mean(), fit.scores, atol=1e-6)
+    assert np.all(np.diag(cov) > 0) and np.allclose(cov, cov.T)
+
+
+def test_uniform_share_is_what_it_says() -> None:
+    rng = np.random.default_rng(4)
+    cat = _category(6, _simulate(6, 60, np.linspace(-1, 1, 6), rng))
+    reasons = Counter(scheduling.choose_active([cat], rng).reason for _ in range(4000))  # type: ignore[union-attr]
+    assert abs(reasons["uniform"] / 4000 - scheduling.UNIFORM_SHARE) < 0.02
+    # The uniform share reaches every pair, including the settled ones.
+    uniform = Counter()
+    for _ in range(6000):
+        pick = scheduling.choose_active([cat], rng, uniform_share=1.0)
+        assert pick is not None and pick.reason == "uniform"
+        uniform[pair_key(pick.first, pick.second)] += 1
+    assert len(uniform) == 15 and min(uniform.values()) > 300
+
+
+def test_a_new_model_is_placed_first_against_its_neighbours() -> None:
+    rng = np.random.default_rng(5)
+    k = 6
+    truth = np.array([-1.5, -0.9, -0.3, 0.3, 0.9, 0.0])  # model 5 is new, in the middle
+    counts = np.zeros((k, k, 4), dtype=np.int64)
+    counts[:5, :5] = _simulate(5, 300, truth[:5], rng, uniform_share=0.0)
+    picks = []
+    for _ in range(scheduling.PLACEMENT_JUDGMENTS):
+        pick = scheduling.choose_active([_category(k, counts)], rng, uniform_share=0.0)
+        assert pick is not None
+        picks.append(pick)
+        counts[pick.first, pick.second, 0 if rng.random() < 0.5 else 1] += 1
+    assert all(p.reason == "placement" and 5 in (p.first, p.second) for p in picks)
+    # ... against the models nearest it, not the extremes.
+    opponents = Counter(p.first + p.second - 5 for p in picks)
+    assert opponents[0] + opponents[4] <= 2, opponents
+
+
+def test_pairs_in_flight_are_not_picked_again() -> None:
+    # Fifty experts at once: each pick sees the earlier ones in flight.
+    rng = np.random.default_rng(6)
+    k = 12
+    counts = _simulate(k, 600, 0.3 * np.arange(k), rng)
+    flying: list[tuple[int, int]] = []
+    for _ in range(50):
+        pick = scheduling.choose_active([_category(k, counts, tuple(flying))], rng, uniform_share=0.0)
+        assert pick is not None
+        flying.append((pick.first, pick.second))
+    spread = Counter(pair_key(a, b) for a, b in flying)
+    assert len(spread) >= 8 and max(spread.values()) <= 40, spread
+    blind = set()
+    for _ in range(50):
+        pick = scheduling.choose_active([_category(k, counts)], rng, uniform_share=0.0)
+        assert pick is not None
+        blind.add(pair_key(pick.first, pick.second))
+    assert len(blind) <= 2  # one best pair per objective when nothing is in flight
+
+
+def test_unavailable_pairs_are_never_picked() -> None:
+    rng = np.random.default_rng(7)
+    k = 5
+    available = ~np.eye(k, dtype=bool)
+    available[0, 1] = available[1, 0] = False
+    available[2, 3] = available[3, 2] = False
+    cat = _category(k, available=available)
+    for _ in range(500):
+        pick = scheduling.choose_active([cat], rng)
+        assert pick is not None and pair_key(pick.first, pick.second) not in {(0, 1), (2, 3)}
+    none = _category(k, available=np.zeros((k, k), dtype=bool))
+    assert scheduling.choose_active([none], rng) is None
+
+
+def test_sides_are_random() -> None:
+    rng = np.random.default_rng(8)
+    cat = _category(2)
+    firsts = Counter(scheduling.choose_active([cat], rng).first for _ in range(2000))  # type: ignore[union-attr]
+    assert abs(firsts[0] - 1000) < 120
+
+
+def test_active_recovers_a_known_ranking_with_fewer_judgments() -> None:
+    # A statistical test against a known truth: 8 models 0.3 apart, 20 worlds.
+    from pairwise import ranking
+
+    k, n, taus = 8, 160, {"active": [], "uniform": []}
+    for seed in range(20):
+        truth = 0.3 * np.random.default_rng([seed, 0]).permutation(k)
+        for policy, share in (("active", scheduling.UNIFORM_SHARE), ("uniform", 1.0)):
+            counts = _simulate(k, n, truth, np.random.default_rng([seed, 1]), uniform_share=share)
+            scores = ranking.fit(counts).scores
+            i, j = np.triu_indices(k, 1)
+            taus[policy].append(np.mean(np.sign(scores[i] - scores[j]) * np.sign(truth[i] - truth[j])))
+    assert np.mean(taus["active"]) > 0.85
+    assert np.mean(taus["active"]) > np.mean(taus["uniform"]) + 0.03

@@ -50,9 +50,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table('assignment', schema=None) as batch_op:
         batch_op.create_index('uq_assignment_open_expert_pool', ['expert_id', 'pool_id'], unique=True,
-                              sqlite_where=sa.text('is_open'), postgresql_where=sa.text('is_open'))
+                              sqlite_where=sa.text('is_open = 1'), postgresql_where=sa.text('is_open'))
         batch_op.create_index('ix_assignment_open_pool', ['pool_id'], unique=False,
-                              sqlite_where=sa.text('is_open'), postgresql_where=sa.text('is_open'))
+                              sqlite_where=sa.text('is_open = 1'), postgresql_where=sa.text('is_open'))
     with op.batch_alter_table('judgment', schema=None) as batch_op:
         batch_op.create_index('uq_judgment_expert_pair', ['expert_id', 'low_output_id', 'high_output_id'],
                               unique=True)
@@ -65,7 +65,9 @@ def upgrade() -> None:
     sa.Column('model_ids', sa.JSON(), nullable=False),
     sa.Column('mean', sa.JSON(), nullable=False),
     sa.Column('cov', sa.JSON(), nullable=False),
+    sa.Column('pair_counts', sa.JSON(), nullable=False),
     sa.Column('judgments', sa.Integer(), nullable=False),
+    sa.Column('last_judgment_id', sa.Integer(), nullable=False),
     sa.Column('refreshed_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['pool_id'], ['pool.id'], name=op.f('fk_scheduler_posterior_pool_id_pool'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('pool_id', 'category', name=op.f('pk_scheduler_posterior'))
@@ -82,6 +84,6 @@ def downgrade() -> None:
         batch_op.drop_column('high_output_id')
         batch_op.drop_column('low_output_id')
     with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignment_open_pool', sqlite_where=sa.text('is_open'))
-        batch_op.drop_index('uq_assignment_open_expert_pool', sqlite_where=sa.text('is_open'))
+        batch_op.drop_index('ix_assignment_open_pool', sqlite_where=sa.text('is_open = 1'))
+        batch_op.drop_index('uq_assignment_open_expert_pool', sqlite_where=sa.text('is_open = 1'))
         batch_op.drop_column('is_open')

@@ -46,7 +46,7 @@ def spec() -> dict[str, Any]:
                           "properties": {"error": {"type": "string"}}},
                 "PoolSettings": {"type": "object", "additionalProperties": False, "properties": {
                     "rationale_min_chars": {"type": "integer", "minimum": 0, "maximum": 2000, "default": 20},
-                    "scheduler": {"enum": ["uniform"], "default": "uniform"},
+                    "scheduler": {"enum": ["active", "uniform"], "default": "active"},
                     "overlap_share": {"type": "number", "minimum": 0, "maximum": 1},
                     "gold_share": {"type": "number", "minimum": 0, "maximum": 1},
                     "open": {"type": "boolean"},

@@ -1,0 +1,222 @@
+"""The active scheduler against the database (operations: flush only).
+
+Per request: the stored posteriors of the pool's categories (one row each),
+the pair counts from the count cells, the pairs in flight (open assignments,
+a partial index), then :func:`scheduling.choose_active` picks a model pair and
+one indexed query finds an item holding both outputs that this expert has not
+judged, starting at a random key. Nothing here reads all items or all
+judgments, so the cost does not grow with the pool.
+
+The posterior of a (pool, category) is refitted from the count cells
+(warm-started from the stored mean) when :data:`REFRESH_JUDGMENTS` judgments
+have arrived since, or :data:`REFRESH_SECONDS` have passed; whichever worker
+notices does it, and every worker reads the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from . import scheduling
+from .db import dialect_insert
+from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Pool, SchedulerPosterior, User
+
+#: Refit a category's posterior after this many new judgments (until then
+#: they count as information in flight) ...
+REFRESH_JUDGMENTS = 20
+#: ... and every category's when they are this old (new items, models and
+#: categories join then).
+REFRESH_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Choice:
+    item_id: int
+    left_output_id: int
+    right_output_id: int
+    reason: str
+
+
+def _cells(db: Session, pool: Pool, only: set[str] | None) -> dict[str, dict[tuple[int, int, str], int]]:
+    """category -> (left model, right model, choice) -> judgments (read at refresh only)."""
+    out: dict[str, dict[tuple[int, int, str], int]] = {}
+    query = select(JudgmentCell.category, JudgmentCell.left_model_id, JudgmentCell.right_model_id,
+                   JudgmentCell.choice, JudgmentCell.n).where(JudgmentCell.pool_id == pool.id)
+    if only is not None:
+        query = query.where(JudgmentCell.category.in_(sorted(only)))
+    for category, left, right, choice, n in db.execute(query):
+        out.setdefault(category, {})[(left, right, choice.value)] = int(n)
+    return out
+
+
+def _table(model_ids: list[int], cells: dict[tuple[int, int, str], int]) -> np.ndarray:
+    index = {m: k for k, m in enumerate(model_ids)}
+    order = {"left": 0, "right": 1, "tie": 2, "both_bad": 3}
+    counts = np.zeros((len(model_ids), len(model_ids), 4), dtype=np.int64)
+    for (left, right, choice), n in cells.items():
+        if left in index and right in index:
+            counts[index[left], index[right], order[choice]] += n
+    return counts
+
+
+def categories(db: Session, pool: Pool) -> list[str]:
+    """The pool's categories by a loose index scan: one index probe per
+    category, however many items there are."""
+    found: list[str] = []
+    while True:
+        query = select(func.min(Item.category)).where(Item.pool_id == pool.id)
+        if found:
+            query = query.where(Item.category > found[-1])
+        category = db.scalar(query)
+        if category is None:
+            return found
+        found.append(category)
+
+
+def _models(db: Session, pool: Pool, category: str) -> list[int]:
+    """The pool's models with at least one output in the category."""
+    return sorted(db.scalars(select(Model.id).where(Model.pool_id == pool.id, exists(
+        select(Output.id).join(Item, Item.id == Output.item_id)
+        .where(Output.model_id == Model.id, Item.pool_id == pool.id, Item.category == category)))))
+
+
+def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: datetime,
+            only: set[str] | None = None) -> dict[str, SchedulerPosterior]:
+    """Refit the posteriors from the count cells and store them.
+
+    ``only``: refit just these categories with the models they had; None:
+    every category, with its models looked up again (new items, models and
+    categories join here).
+    """
+    # The newest judgment before the counts are read: a judgment committed in
+    # between is then counted twice for a while (harmless), never missed.
+    last = db.scalar(select(func.max(Judgment.id)).where(Judgment.pool_id == pool.id)) or 0
+    cells = _cells(db, pool, only)
+    fresh = {c: row for c, row in old.items() if only is not None and c not in only}
+    for category in categories(db, pool) if only is None else sorted(only):
+        model_ids = _models(db, pool, category) if only is None else old[category].model_ids
+        counts = _table(model_ids, cells.get(category, {}))
+        start = None
+        if category in old:  # warm start: the previous mean, for the models it knew
+            previous = dict(zip(old[category].model_ids, old[category].mean, strict=True))
+            start = np.array([previous.get(m, 0.0) for m in model_ids])
+        mean, cov = scheduling.laplace_posterior(scheduling.wins_from_counts(counts), start=start)
+        pairs = counts.sum(axis=2)
+        values = {"model_ids": model_ids, "mean": [float(x) for x in mean],
+                  "cov": [[float(x) for x in row] for row in cov],
+                  "pair_counts": (pairs + pairs.T).tolist(),
+                  "judgments": int(counts.sum()), "last_judgment_id": int(last), "refreshed_at": now}
+        statement = dialect_insert(db)(SchedulerPosterior).values(pool_id=pool.id, category=category, **values)
+        # An upsert: two workers refreshing at once both write a valid posterior.
+        db.execute(statement.on_conflict_do_update(index_elements=["pool_id", "category"], set_=values))
+        fresh[category] = SchedulerPosterior(pool_id=pool.id, category=category, **values)
+    return fresh
+
+
+def posteriors(db: Session, pool: Pool,
+               now: datetime) -> tuple[dict[str, SchedulerPosterior], dict[str, list[tuple[int, int]]]]:
+    """The stored posteriors (refreshed first where stale or missing), and per
+    category the model pairs judged since they were fitted."""
+    rows = {p.category: p for p in db.scalars(
+        select(SchedulerPosterior).where(SchedulerPosterior.pool_id == pool.id)).all()}
+    for row in rows.values():
+        db.expunge(row)  # plain data from here on; the upsert writes the table
+    if not rows or any(row.refreshed_at <= now - timedelta(seconds=REFRESH_SECONDS) for row in rows.values()):
+        return refresh(db, pool, rows, now), {}
+    since = _judged_since(db, pool, min(row.last_judgment_id for row in rows.values()), rows)
+    behind = {category for category, pairs in since.items()
+              if category not in rows or len(pairs) >= REFRESH_JUDGMENTS}
+    if any(category not in rows for category in behind):
+        return refresh(db, pool, rows, now), {}
+    if behind:
+        rows = refresh(db, pool, rows, now, behind)
+        since = {c: pairs for c, pairs in since.items() if c not in behind}
+    return rows, since
+
+
+def _judged_since(db: Session, pool: Pool, after: int,
+                  rows: dict[str, SchedulerPosterior]) -> dict[str, list[tuple[int, int]]]:
+    """category -> (left model, right model) of the judgments newer than each
+    category's fit: a handful of the newest rows, by the (pool, id) index."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    query = (select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id)
+             .where(Judgment.pool_id == pool.id, Judgment.id > after))
+    for judgment_id, category, left, right in db.execute(query):
+        if category not in rows or judgment_id > rows[category].last_judgment_id:
+            out.setdefault(category, []).append((left, right))
+    return out
+
+
+def _in_flight(db: Session, pool: Pool, now: datetime) -> dict[str, list[tuple[int, int]]]:
+    """category -> (model, model) of the pool's open, unexpired assignments."""
+    left, right = aliased(Output), aliased(Output)
+    rows = db.execute(select(Item.category, left.model_id, right.model_id)
+                      .select_from(Assignment)
+                      .join(Item, Item.id == Assignment.item_id)
+                      .join(left, left.id == Assignment.left_output_id)
+                      .join(right, right.id == Assignment.right_output_id)
+                      .where(Assignment.pool_id == pool.id, Assignment.is_open, Assignment.expires_at > now))
+    out: dict[str, list[tuple[int, int]]] = {}
+    for category, a, b in rows:
+        out.setdefault(category, []).append((a, b))
+    return out
+
+
+def find_item(db: Session, pool: Pool, category: str, model_a: int, model_b: int, expert: User,
+              key: float) -> tuple[int, int, int] | None:
+    """(item, output of a, output of b): the first item at or after ``key`` in
+    the category's random order that holds both outputs and whose pair this
+    expert has not judged (wrapping round once)."""
+    oa, ob = aliased(Output), aliased(Output)
+    low = case((oa.id < ob.id, oa.id), else_=ob.id)
+    high = case((oa.id < ob.id, ob.id), else_=oa.id)
+    judged = exists(select(Judgment.id).where(Judgment.expert_id == expert.id,
+                                              Judgment.low_output_id == low, Judgment.high_output_id == high))
+    base = (select(Item.id, oa.id, ob.id)
+            .join(oa, and_(oa.item_id == Item.id, oa.model_id == model_a))
+            .join(ob, and_(ob.item_id == Item.id, ob.model_id == model_b))
+            .where(Item.pool_id == pool.id, Item.category == category, ~judged)
+            .order_by(Item.pick_key).limit(1))
+    row = db.execute(base.where(Item.pick_key >= key)).first() or db.execute(base.where(Item.pick_key < key)).first()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
+def choose(db: Session, pool: Pool, expert: User, rng: np.random.Generator, now: datetime) -> Choice | None:
+    """The next (item, left output, right output) for this expert, or None when none is left."""
+    stored, since = posteriors(db, pool, now)
+    allowed = expert.category_list
+    names = sorted(c for c in stored if allowed is None or c in allowed)
+    # Open assignments, and judgments the posterior has not seen yet: their
+    # information is on its way (the outcomes are not, until the next refresh).
+    flying = _in_flight(db, pool, now)
+    for name, pairs in since.items():
+        flying.setdefault(name, []).extend(pairs)
+    cats: list[scheduling.Category] = []
+    for name in names:
+        row = stored[name]
+        k = len(row.model_ids)
+        index = {m: i for i, m in enumerate(row.model_ids)}
+        in_flight = tuple((index[a], index[b]) for a, b in flying.get(name, []) if a in index and b in index)
+        cats.append(scheduling.Category(
+            mean=np.asarray(row.mean, dtype=np.float64), cov=np.asarray(row.cov, dtype=np.float64),
+            judged=np.asarray(row.pair_counts, dtype=np.int64), in_flight=in_flight, available=~np.eye(k, dtype=bool),
+            items=np.ones((k, k), dtype=np.int64)))
+    # A pair fails only once this expert has judged all of its items; each
+    # failure takes it out of this request, so the loop ends.
+    while (pick := scheduling.choose_active(cats, rng)) is not None:
+        name = names[pick.category]
+        model_ids = stored[name].model_ids
+        found = find_item(db, pool, name, model_ids[pick.first], model_ids[pick.second], expert,
+                          float(rng.random()))
+        if found is not None:
+            item_id, left, right = found
+            return Choice(item_id=item_id, left_output_id=left, right_output_id=right, reason=pick.reason)
+        # This expert has judged every item of that pair: never offer it again in this request.
+        cat = cats[pick.category]
+        cat.available[pick.first, pick.second] = cat.available[pick.second, pick.first] = False
+    return None

@@ -1,0 +1,116 @@
+"""The active scheduler against the database: items spread, experts at once
+spread over pairs, the shared posterior's refresh, placement of a new model,
+and the provenance that names the scheduler."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+BODY = {"choice": "left", "rationale": "sharper edges on the left one"}
+
+
+def _issue(app: Any, pool_name: str, expert_id: int, seed: int, now: Any = None, answer: bool = True) -> Any:
+    from pairwise import judging, pools
+    from pairwise.db import get_db
+    from pairwise.schema import User
+
+    with app.app_context():
+        db = get_db()
+        pool, expert = pools.get_pool(db, pool_name), db.get(User, expert_id)
+        assignment = judging.next_assignment(db, pool, expert, rng=np.random.default_rng(seed), minutes=60, now=now)
+        if assignment is None:
+            db.rollback()
+            return None
+        models = (assignment.left_output.model.name, assignment.right_output.model.name, assignment.item.external_id)
+        db.commit()
+        if answer:
+            judging.record_judgment(db, assignment.id, expert, BODY, now=now)
+            db.commit()
+        return models
+
+
+def test_items_are_spread(app, make_pool, make_user) -> None:
+    make_pool(items=24, models=("model-a", "model-b"))
+    experts = [make_user("expert") for _ in range(4)]
+    used = Counter()
+    for round_ in range(6):
+        for e, expert in enumerate(experts):
+            picked = _issue(app, "pool-1", expert.id, seed=100 * round_ + e)
+            assert picked is not None
+            used[picked[2]] += 1
+    assert len(used) >= 12 and max(used.values()) <= 4, used  # 24 judgments over 24 items
+
+
+def test_experts_at_once_get_different_pairs(app, make_pool, make_user) -> None:
+    make_pool(items=10, models=tuple(f"model-{c}" for c in "abcdef"))
+    pairs = Counter()
+    for e in range(15):  # fifteen experts ask before anyone answers
+        picked = _issue(app, "pool-1", make_user("expert").id, seed=e, answer=False)
+        assert picked is not None
+        pairs[tuple(sorted(picked[:2]))] += 1
+    assert len(pairs) >= 8 and max(pairs.values()) <= 3, pairs
+
+
+def test_posterior_is_shared_and_refreshed_after_n_judgments(app, make_pool, make_user) -> None:
+    from pairwise import active
+    from pairwise.db import get_db
+    from pairwise.schema import SchedulerPosterior
+
+    make_pool(items=12, models=("model-a", "model-b", "model-c", "model-d"))
+    expert = make_user("expert")
+
+    def stored() -> tuple[int, list[float]]:
+        with app.app_context():
+            row = get_db().scalar(select(SchedulerPosterior))
+            assert row is not None
+            return row.judgments, row.mean
+
+    assert _issue(app, "pool-1", expert.id, seed=0) is not None
+    assert stored()[0] == 0  # fitted before the first judgment
+    for seed in range(1, active.REFRESH_JUDGMENTS):
+        assert _issue(app, "pool-1", expert.id, seed=seed) is not None
+    assert stored()[0] == 0  # not refitted per request ...
+    assert _issue(app, "pool-1", expert.id, seed=99) is not None
+    judgments, mean = stored()
+    assert judgments == active.REFRESH_JUDGMENTS and max(mean) > 0  # ... but after N judgments
+
+
+def test_a_new_model_is_placed(app, make_pool, make_user) -> None:
+    from pairwise import pools
+    from pairwise.context import current_store
+    from pairwise.db import get_db
+    from pairwise.schema import Item, utcnow
+
+    from .conftest import png_bytes
+
+    make_pool(items=10, models=("model-a", "model-b", "model-c"))
+    expert = make_user("expert")
+    for seed in range(30):
+        assert _issue(app, "pool-1", expert.id, seed=seed) is not None
+    with app.app_context():  # a fourth model arrives on every item
+        db = get_db()
+        pool = pools.get_pool(db, "pool-1")
+        for k, item in enumerate(db.scalars(select(Item).where(Item.pool_id == pool.id)).all()):
+            pools.add_item(db, current_store(), pool, item_id=item.external_id, category=item.category,
+                           instruction=item.instruction,
+                           source=pools.Upload("source.png", current_store().path(item.source_image.sha256).read_bytes()),
+                           outputs={"model-new": pools.Upload("new.png", png_bytes(500 + k))})
+        db.commit()
+    later = utcnow() + timedelta(minutes=5)  # the next full refresh finds it
+    picks = [_issue(app, "pool-1", expert.id, seed=100 + s, now=later) for s in range(5)]
+    assert all(p is not None and "model-new" in p[:2] for p in picks), picks
+
+
+def test_provenance_names_the_scheduler(app, client, make_pool, make_user, token_for) -> None:
+    make_pool(name="act", items=2, scheduler="active")
+    make_pool(name="uni", items=2, scheduler="uniform")
+    headers = token_for(make_user("researcher"))
+    for name, scheduler in (("act", "active"), ("uni", "uniform")):
+        board = client.get(f"/api/v1/pools/{name}/leaderboard?bootstrap=0", headers=headers)
+        assert board.status_code == 200
+        assert board.json["provenance"]["scheduler"] == scheduler
