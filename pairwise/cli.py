@@ -394,6 +394,30 @@ def audit_log(fmt: str, limit: int, action: str | None) -> None:
         click.echo(audit.table(rows), nl=False)
 
 
+# ----- backups ---------------------------------------------------------------------------
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def backup_command(path: Path) -> None:
+    """Write a consistent archive of the database and images to PATH (safe while serving)."""
+    from . import backup
+    from .db import get_engine
+    report = backup.backup(get_engine(), Path(current_app.config["IMAGE_DIR"]), path)
+    click.echo(report.summary("wrote"))
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def restore_command(path: Path) -> None:
+    """Load an archive into this empty, migrated instance (checksums verified first)."""
+    from . import backup
+    from .db import get_engine
+    report = backup.restore(get_engine(), Path(current_app.config["IMAGE_DIR"]), path)
+    click.echo(report.summary("restored"))
+
+
 # ----- demo ------------------------------------------------------------------------------
 
 @main.command("demo")
