@@ -173,6 +173,16 @@ def test_outage_of_the_test_database_then_recovery(app, make_user, token_for, da
         other = _app(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), tmp_path)
         client = other.test_client()
         assert client.get("/api/v1/me", headers=headers).status_code == 200  # a pooled connection now
+        # A restart between a request's last query and its closing rollback
+        # must not turn the answered request into a 500.
+        from sqlalchemy import text
+
+        from pairwise.db import get_db
+        with other.app_context():
+            assert get_db().execute(text("SELECT 1")).scalar_one() == 1
+            proxy.cut()
+        proxy.resume()
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
         proxy.cut()
         for _ in range(10):
             _assert_503(client.get("/api/v1/me", headers=headers))
