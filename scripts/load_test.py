@@ -277,12 +277,32 @@ class Record:
         return status, got, payload
 
 
-def expert_loop(record: Record, port: int, token: str, end: float, rng: random.Random) -> None:
+def at_once(call: Any, double: bool) -> tuple[int, dict[str, str], bytes]:
+    """``call()``, or two of it sent at the same moment (a double click, a second
+    tab); the first answer is the one the expert goes on with."""
+    if not double:
+        return call()
+    results: list[Any] = [None, None]
+
+    def one(k: int) -> None:
+        results[k] = call()
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results[0]
+
+
+def expert_loop(record: Record, port: int, token: str, end: float, rng: random.Random, double: float) -> None:
     def wait(got: dict[str, str]) -> None:
         time.sleep(min(float(got.get("retry-after", "1") or 1), 2.0) * (0.5 + rng.random()))
 
     while time.monotonic() < end:
-        status, got, payload = record.call("assign", port, "POST", f"/api/v1/pools/{POOL}/assignments", token)
+        status, got, payload = at_once(
+            lambda: record.call("assign", port, "POST", f"/api/v1/pools/{POOL}/assignments", token),
+            rng.random() < double)
         if status in (0, 503):
             wait(got)
             continue
@@ -299,9 +319,12 @@ def expert_loop(record: Record, port: int, token: str, end: float, rng: random.R
         body = {"choice": rng.choice(["left", "right", "tie", "both_bad"]),
                 "rationale": f"simulated rationale {key[:8]}", "tags": {"left": [], "right": []}}
         give_up = end + 30.0  # an answer for every submission, however long the outage
+        first_try = rng.random() < double
         while True:
-            status, got, payload = record.call("judgment", port, "POST", pair["submit_url"], token, body,
-                                               {"Idempotency-Key": key})
+            status, got, payload = at_once(
+                lambda: record.call("judgment", port, "POST", pair["submit_url"], token, body,
+                                    {"Idempotency-Key": key}), first_try)
+            first_try = False
             if status in (200, 201):
                 record.acked[key] = json.loads(payload)["id"]
                 record.replays += status == 200
@@ -393,8 +416,8 @@ def run_phase(name: str, args: argparse.Namespace, cluster: PrivateCluster | Non
     record = Record(t0=time.monotonic())
     end = record.t0 + args.duration
     rngs = [random.Random(args.seed * 1000 + k) for k in range(experts)]
-    threads = [threading.Thread(target=expert_loop, args=(record, server.port, tokens[k], end, rngs[k]),
-                                daemon=True) for k in range(experts)]
+    threads = [threading.Thread(target=expert_loop, args=(record, server.port, tokens[k], end, rngs[k],
+                                                          args.double_click), daemon=True) for k in range(experts)]
     threads.append(threading.Thread(target=probe_loop, args=(record, server.port, tokens[-1], end), daemon=True))
     log(f"{name}: {experts} experts for {args.duration:.0f} s against gunicorn -w {args.workers} on {url.split(':')[0]}")
     for t in threads:
@@ -408,6 +431,9 @@ def run_phase(name: str, args: argparse.Namespace, cluster: PrivateCluster | Non
             # Each fault at its share of the run, and at least 3 s after the
             # previous one ended, so every recovery can be timed on its own.
             due = record.t0 + max(share * args.duration, last_back + 3.0)
+            if due + args.outage + 3.0 > end:
+                log(f"{name}: no time left for the {fault} fault; use a longer --duration")
+                continue
             time.sleep(max(0.0, due - time.monotonic()))
             at = time.monotonic() - record.t0
             if fault == "kill":
@@ -509,6 +535,8 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=5, help="models per item (default 5)")
     parser.add_argument("--outage", type=float, default=3.0, help="seconds PostgreSQL stays stopped (default 3)")
     parser.add_argument("--phases", default="steady,faults,sqlite", help="comma-separated: steady,faults,sqlite")
+    parser.add_argument("--double-click", type=float, default=0.05,
+                        help="share of pair requests and submissions sent twice at once (default 0.05)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
