@@ -377,6 +377,16 @@ def reconcile(url: str, record: Record) -> dict[str, Any]:
                 else func.greatest(Assignment.left_output_id, Assignment.right_output_id))
         twice = db.execute(select(*pair, func.count()).join(Judgment, Judgment.assignment_id == Assignment.id)
                            .group_by(*pair).having(func.count() > 1)).all()
+        # Item 1 of issue 12: did an expert ever hold two open pairs at once?
+        # (issued before the previous pair was answered or had expired)
+        held: dict[int, list[tuple[Any, Any]]] = defaultdict(list)
+        for expert, issued, judged, expires in db.execute(
+                select(Assignment.expert_id, Assignment.issued_at, Judgment.created_at, Assignment.expires_at)
+                .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+                .order_by(Assignment.expert_id, Assignment.issued_at)):
+            held[expert].append((issued, judged or expires))
+        ever_several = sum(any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+                           for spans in held.values())
         now = utcnow()
         open_per_expert = db.execute(
             select(Assignment.expert_id, func.count()).outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
@@ -396,6 +406,7 @@ def reconcile(url: str, record: Record) -> dict[str, Any]:
             "stored_unacknowledged": len(unacknowledged),
             "pairs_judged_twice_by_one_expert": len(twice),
             "experts_with_several_open_pairs": len(open_per_expert),
+            "experts_who_ever_held_two_open_pairs": ever_several,
             "replayed_200": record.replays}
 
 
@@ -479,13 +490,25 @@ def run_phase(name: str, args: argparse.Namespace, cluster: PrivateCluster | Non
                           if st >= 500 and not in_outage(start, seconds))
     dropped_outside = sum(1 for _, start, seconds, st in record.calls
                           if st == 0 and not in_outage(start, seconds) and not near_kill(start, seconds))
-    recovery = []
+    recovery, probe_recovery, refused_after_back = [], [], []
     for f in faults:
         if not f["fault"].startswith("PostgreSQL"):
             continue
-        # Until the first request sent after the database is back is answered 200.
+        # Server side: the first request that needed the database and was
+        # answered 2xx after it came back (sent during the outage or after).
+        served = [start + seconds for endpoint, start, seconds, st in record.calls
+                  if 200 <= st < 300 and start >= f["start"] and start + seconds >= f["back"]]
+        served += [done for start, done, st in record.probe if st == 200 and start >= f["start"] and done >= f["back"]]
+        recovery.append(round(min(served) - f["back"], 3) if served else None)
+        # Client side: a request sent after the database is back, answered 200
+        # (this includes waiting behind every queued request of 50 experts).
         after = [done for start, done, st in record.probe if start >= f["back"] and st == 200]
-        recovery.append(round(after[0] - f["back"], 3) if after else None)
+        probe_recovery.append(round(after[0] - f["back"], 3) if after else None)
+        # Fresh requests (sent after the database was back) still refused.
+        until = min([g["start"] for g in faults if g["start"] > f["start"]] + [float("inf")])
+        refused_after_back.append(
+            sum(1 for _, start, _, st in record.calls if st == 503 and f["back"] <= start < until)
+            + sum(1 for start, _, st in record.probe if st == 503 and f["back"] <= start < until))
     result = {
         "phase": name, "database": url.split(":")[0], "experts": experts, "workers": args.workers,
         "seconds": round(elapsed, 1),
@@ -493,6 +516,8 @@ def run_phase(name: str, args: argparse.Namespace, cluster: PrivateCluster | Non
         "endpoints": endpoints,
         "faults": faults,
         "recovery_seconds": recovery,
+        "fresh_request_answered_seconds": probe_recovery,
+        "503_to_requests_sent_after_back": refused_after_back,
         "five_xx_outside_outage": five_xx_outside,
         "dropped_connections_outside_faults": dropped_outside,
         "status_503_without_retry_after": record.no_retry_after,
@@ -502,6 +527,8 @@ def run_phase(name: str, args: argparse.Namespace, cluster: PrivateCluster | Non
         **reconcile(url, record),
     }
     log(f"{name}: {json.dumps(result)}")
+    if args.json:  # the raw timeline, for a closer look
+        result["timeline"] = {"calls": record.calls, "probe": record.probe}
     return result
 
 
@@ -514,14 +541,16 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines.append(f"| {r['phase']} ({r['database']}) | {r['experts']} | {r['judgments_per_second']} | "
                          f"{endpoint} | {e['requests']} | {e['p50']} | {e['p95']} | {e['p99']} | {statuses} |")
     lines += ["", "| phase | acknowledged | lost | duplicated | stored though failed | unresolved | pair twice | "
-                  "several open | 5xx outside outage | 503 w/o Retry-After | recovery s | tracebacks | outage log lines |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "two open pairs | 5xx outside outage | 503 w/o Retry-After | recovery s (first 2xx; fresh probe) | "
+                  "503 after back | tracebacks | outage log lines |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         lines.append(f"| {r['phase']} | {r['acknowledged']} | {r['lost']} | {r['duplicated']} | "
                      f"{r['stored_though_failed']} | {r['unresolved']} | {r['pairs_judged_twice_by_one_expert']} | "
-                     f"{r['experts_with_several_open_pairs']} | {r['five_xx_outside_outage']} | "
-                     f"{r['status_503_without_retry_after']} | {r['recovery_seconds'] or '-'} | "
-                     f"{r['tracebacks_in_log']} | {r['outage_log_lines']} |")
+                     f"{r['experts_who_ever_held_two_open_pairs']} | {r['five_xx_outside_outage']} | "
+                     f"{r['status_503_without_retry_after']} | "
+                     f"{'; '.join(f'{a}, {b}' for a, b in zip(r['recovery_seconds'], r['fresh_request_answered_seconds'], strict=True)) or '-'} | "
+                     f"{r['503_to_requests_sent_after_back'] or '-'} | {r['tracebacks_in_log']} | {r['outage_log_lines']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -573,6 +602,8 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     sys.stdout.write(markdown(results))
+    for r in results:
+        r.pop("timeline", None)
     bad = any(r["lost"] or r["duplicated"] or r["stored_though_failed"] or r["five_xx_outside_outage"]
               or r["status_503_without_retry_after"] or r["pairs_judged_twice_by_one_expert"]
               or any(x is None or x > 1.0 for x in r["recovery_seconds"]) for r in results)
