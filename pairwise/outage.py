@@ -31,7 +31,7 @@ log = logging.getLogger("pairwise.outage")
 RETRY_AFTER_SECONDS = 1
 REMIND_SECONDS = 60.0
 SETTLE_SECONDS = 1.0
-QUIET_SECONDS = 10.0
+QUIET_SECONDS = 5.0
 MESSAGE = "database unavailable; retry shortly"
 
 

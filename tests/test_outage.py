@@ -231,13 +231,13 @@ def test_monitor_reminds_at_most_once_a_minute(caplog) -> None:
     now[0] = 201.0
     monitor.connected()
     monitor.connected()
-    # A flap 4 s later is counted, not announced; its end neither.
-    now[0] = 205.0
+    # A flap 3 s later is counted, not announced; its end neither.
+    now[0] = 204.0
     monitor.failed(error)
-    now[0] = 207.0
+    now[0] = 205.5
     monitor.connected()
-    # Ten seconds after the last line, a new outage is announced again.
-    now[0] = 211.0
+    # Five seconds after the last line, a new outage is announced again.
+    now[0] = 206.0
     monitor.failed(error)
     lines = _outage_lines(caplog)
     assert len(lines) == 4, lines
