@@ -569,6 +569,8 @@ def main() -> int:
                         help="share of pair requests and submissions sent twice at once (default 0.05)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="keep gunicorn's logs in this folder (default: a new folder under /tmp)")
     args = parser.parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(phases) - {"steady", "faults", "sqlite"}
@@ -591,9 +593,7 @@ def main() -> int:
     finally:
         if cluster is not None:
             cluster.destroy()
-        logs = workdir / "logs"
-        logs.mkdir(exist_ok=True)
-        kept = Path(tempfile.gettempdir()) / f"pairwise-load-logs-{os.getpid()}"
+        kept = args.logs or Path(tempfile.gettempdir()) / f"pairwise-load-logs-{os.getpid()}"
         for path in workdir.glob("*-gunicorn.log"):
             kept.mkdir(exist_ok=True)
             shutil.copy(path, kept / path.name)
