@@ -611,6 +611,30 @@ def pool_tiles(pool_name: str) -> None:
     click.echo(f"{pool.name}: {written} tiles cut for {images} large images")
 
 
+# ----- backups ---------------------------------------------------------------------------
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def backup_command(path: Path) -> None:
+    """Write a consistent archive of the database and images to PATH (safe while serving)."""
+    from . import backup
+    from .db import get_engine
+    report = backup.backup(get_engine(), Path(current_app.config["IMAGE_DIR"]), path)
+    click.echo(report.summary("wrote"))
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def restore_command(path: Path) -> None:
+    """Load an archive into this empty, migrated instance (checksums verified first)."""
+    from . import backup
+    from .db import get_engine
+    report = backup.restore(get_engine(), Path(current_app.config["IMAGE_DIR"]), path)
+    click.echo(report.summary("restored"))
+
+
 # ----- demo ------------------------------------------------------------------------------
 
 @main.command("demo")

@@ -10,6 +10,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -89,7 +90,16 @@ def get_db() -> Session:
 def close_db(_exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db", None)
     if session is not None:
-        session.close()  # rolls back anything left uncommitted
+        try:
+            session.close()  # rolls back anything left uncommitted
+        except DBAPIError as exc:
+            # The database went away after the response was made (a restart
+            # between the last query and this rollback): the transaction died
+            # with the connection, which the pool has dropped. Nothing to undo,
+            # and no reason to turn an answered request into a 500.
+            from .outage import is_outage
+            if not is_outage(exc):
+                raise
 
 
 def dialect_insert(db: Session) -> Any:

@@ -31,6 +31,7 @@ log = logging.getLogger("pairwise.outage")
 RETRY_AFTER_SECONDS = 1
 REMIND_SECONDS = 60.0
 SETTLE_SECONDS = 1.0
+QUIET_SECONDS = 5.0
 MESSAGE = "database unavailable; retry shortly"
 
 
@@ -51,10 +52,10 @@ class OutageMonitor:
     """Per-process outage state, so the log gets a line per outage, not per request.
 
     An outage ends at the first connection handed out at least
-    ``SETTLE_SECONDS`` after the last refused request, so a database that
-    flaps (reads work, writes time out on a lock) does not write a pair of
-    lines per request; a new outage within ``REMIND_SECONDS`` of the last
-    line is counted but not announced again.
+    ``SETTLE_SECONDS`` after the last refused request, and a new outage
+    within ``QUIET_SECONDS`` of the last line is counted but not announced,
+    so a database that flaps (reads work, writes time out on a lock) writes
+    at most a pair of lines every ``QUIET_SECONDS``, not a pair per request.
     """
 
     def __init__(self, clock: Any = time.monotonic) -> None:
@@ -73,7 +74,7 @@ class OutageMonitor:
             self._last_failure = now
             if self.started is None:
                 self.started = now
-                self._announced = self._last_line is None or now - self._last_line >= REMIND_SECONDS
+                self._announced = self._last_line is None or now - self._last_line >= QUIET_SECONDS
                 if self._announced:
                     self._last_line = now
                     log.error("database unavailable (%s); answering 503 until it is back", _reason(exc))
@@ -91,6 +92,7 @@ class OutageMonitor:
             if self.started is None or now - self._last_failure < SETTLE_SECONDS:
                 return
             if self._announced:
+                self._last_line = now
                 log.warning("database back after %.1f s (%d requests answered 503)",
                             self._last_failure - self.started, self.refused)
             self.started = None

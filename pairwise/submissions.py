@@ -87,7 +87,15 @@ def submit(db: Session, assignment_id: int, expert: User, body: Any,
     replay = find_replay(db, assignment_id, expert, key, digest)
     if replay is not None:
         return replay, False
-    judgment = judging.record_judgment(db, assignment_id, expert, body)
+    try:
+        judgment = judging.record_judgment(db, assignment_id, expert, body)
+    except Conflict:
+        # A racing twin committed between our look and record_judgment's own
+        # "already judged?" check: it may be this very request, sent twice.
+        replay = find_replay(db, assignment_id, expert, key, digest)
+        if replay is None:
+            raise
+        return replay, False
     judgment.idempotency_key = key
     judgment.request_sha256 = digest
     db.flush()

@@ -49,7 +49,7 @@ def test_experts_report_json_and_csv(client, admin, judged_pool, make_user, toke
     assert alice["judgments"] == 12 and alice["left_rate"] == 1.0 and alice["excluded"] is False
     assert [f["kind"] for f in alice["flags"]] == ["copy_paste"]
     assert "11 of 12 rationales" in alice["flags"][0]["evidence"]
-    assert rows["bob@example.com"]["repeated_rationales"] == 11 and rows["bob@example.com"]["flags"][0]["kind"] == "copy_paste"
+    assert rows["bob@example.com"]["repeated_rationales"] == 11 and "copy_paste" in [f["kind"] for f in rows["bob@example.com"]["flags"]]
     assert set(report["agreement"]) == {"overlap_pairs", "krippendorff_alpha", "mean_cohen_kappa"}
     researcher = token_for(make_user("researcher"))
     response = client.get("/api/v1/pools/pool-1/experts?format=csv", headers=researcher)

@@ -168,3 +168,34 @@ def test_racing_different_answers_store_one_and_refuse_the_rest(client, app, mak
     from pairwise.schema import Judgment
     with app.app_context():
         assert get_db().scalar(select(func.count()).select_from(Judgment)) == 1
+
+
+def test_a_twin_committing_between_the_look_and_the_insert_gets_200(client, app, make_pool, make_user,
+                                                                     token_for, monkeypatch) -> None:
+    """The twin commits after our replay look found nothing, before record_judgment's
+    own "already judged?" check: still the same submission, so 200, not 409."""
+    from pairwise import judging, submissions
+    from pairwise.schema import User
+    make_pool()
+    expert = make_user("expert")
+    headers = {**token_for(expert), "Idempotency-Key": "twin"}
+    issued = _issue(client, headers)
+    real = judging.get_assignment
+    calls = []
+
+    def get_assignment_with_a_twin(db, assignment_id, user):
+        calls.append(assignment_id)
+        if len(calls) == 2:  # inside record_judgment, after find_replay's look
+            twin = app.extensions["pairwise.sessionmaker"]()
+            monkeypatch.setattr(judging, "get_assignment", real)
+            submissions.submit(twin, assignment_id, twin.get(User, expert.id), GOOD, "twin")
+            twin.commit()
+            twin.close()
+        return real(db, assignment_id, user)
+
+    monkeypatch.setattr(judging, "get_assignment", get_assignment_with_a_twin)
+    response = client.post(issued["submit_url"], headers=headers, json=GOOD)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [judgment] = _stored(app)
+    assert response.json["id"] == judgment.id and judgment.idempotency_key == "twin"
+    assert sum(cells(app).values()) == 1
