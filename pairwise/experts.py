@@ -92,11 +92,12 @@ def exclusions(db: Session, pool: Pool) -> list[ExpertExclusion]:
                            .order_by(ExpertExclusion.expert_id)))
 
 
-def history(db: Session, pool: Pool) -> list[dict[str, Any]]:
+def history(db: Session, pool: Pool, *, emails: bool = True) -> list[dict[str, Any]]:
     rows = db.execute(select(ExclusionEvent, User.email).join(User, User.id == ExclusionEvent.expert_id)
                       .where(ExclusionEvent.pool_id == pool.id).order_by(ExclusionEvent.id)).all()
-    return [{"expert": email, "action": e.action, "reason": e.reason, "by": e.actor,
-             "at": e.created_at.isoformat(timespec="seconds") + "Z"} for e, email in rows]
+    return [{"expert": email if emails else pseudonym(e.expert_id), "action": e.action, "reason": e.reason,
+             "by": e.actor if emails else "admin", "at": e.created_at.isoformat(timespec="seconds") + "Z"}
+            for e, email in rows]
 
 
 def excluded_counts(db: Session, pool: Pool, category: str, models: Sequence[str], *,
@@ -196,21 +197,26 @@ def rated(db: Session, pool: Pool, expert_id: int | None = None) -> list[quality
     return out
 
 
-def pool_quality(db: Session, pool: Pool) -> PoolQuality:
-    """Per-expert figures, flags and exclusion state, and the pool's agreement."""
+def pool_quality(db: Session, pool: Pool, *, emails: bool = True) -> PoolQuality:
+    """Per-expert figures, flags and exclusion state, and the pool's agreement.
+
+    ``emails`` False (researchers): experts appear only as pseudonyms, as in the exports.
+    """
     rows = rated(db, pool)
     figures = quality.assess(rows)
     excluded = {r.expert_id: r for r in exclusions(db, pool)}
     ids = set(figures) | set(excluded)
-    emails = {i: e for i, e in db.execute(select(User.id, User.email).where(User.id.in_(ids)))} if ids else {}
+    address = {i: e for i, e in db.execute(select(User.id, User.email).where(User.id.in_(ids)))} if ids else {}
     experts = []
-    for expert_id in sorted(ids, key=lambda i: emails.get(i, "")):
+    for expert_id in sorted(ids, key=lambda i: address.get(i, "") if emails else i):
         f = figures.get(expert_id) or quality.ExpertFigures(expert=expert_id)
         exclusion = excluded.get(expert_id)
-        experts.append({"email": emails.get(expert_id), "expert": pseudonym(expert_id), **f.as_dict(),
+        experts.append({"email": address.get(expert_id) if emails else None, "expert": pseudonym(expert_id),
+                        **f.as_dict(),
                         "excluded": exclusion is not None,
                         "exclusion_reason": exclusion.reason if exclusion else None})
-    return PoolQuality(pool=pool.name, experts=experts, agreement=quality.agreement(rows), history=history(db, pool))
+    return PoolQuality(pool=pool.name, experts=experts, agreement=quality.agreement(rows),
+                       history=history(db, pool, emails=emails))
 
 
 def own_figures(db: Session, expert: User) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ overlap_share 0.1. Per world:
 
 - 8 good experts: Bradley-Terry on the true strengths with a small left bias
   (+0.2 logit); a sentinel's degraded copy is 4 logits worse than its original;
-- 1 careless expert: clicks left/right at random half the time (and then fast);
+- 1 careless expert: clicks left/right at random half the time, and then fast
+  (2-6 s; ``--careless-pace same``: as slow as careful judgments);
 - 1 side-biased expert: Bradley-Terry with +1.2 logit towards the left.
 
 Experts take turns; every 10 judgments each, the flags are read as an admin
@@ -55,6 +56,7 @@ GOOD_BIAS = 0.2
 SIDE_BIAS = 1.2
 SENTINEL_GAP = 4.0
 CHECK_EVERY = 10
+GOLD_SHARE = 0.05
 KINDS = ["careless", "side"] + ["good"] * 8
 
 
@@ -66,7 +68,7 @@ def png(seed: int) -> bytes:
 
 
 def seed_pool(db: Any, name: str, world: int) -> Any:
-    pool = pools.create_pool(db, name, {"gold_share": 0.05, "overlap_share": 0.1, "rationale_min_chars": 5})
+    pool = pools.create_pool(db, name, {"gold_share": GOLD_SHARE, "overlap_share": 0.1, "rationale_min_chars": 5})
     for i in range(ITEMS):
         base = (world * 1000 + i) * (MODELS + 1)
         pools.add_item(db, current_store(), pool, item_id=f"item-{i}", category="apparel",
@@ -76,10 +78,14 @@ def seed_pool(db: Any, name: str, world: int) -> Any:
     return pool
 
 
+FAST_RANDOM_CLICKS = True  # --careless-pace same: random clicks take as long as careful ones
+
+
 def answer(kind: str, assignment: Assignment, rng: np.random.Generator, model_of: dict[int, int]) -> tuple[str, float]:
     """The simulated expert's choice and seconds (``model_of``: output id -> true model index)."""
     if kind == "careless" and rng.random() < 0.5:
-        return ("left" if rng.random() < 0.5 else "right"), float(rng.uniform(2, 6))
+        seconds = float(rng.uniform(2, 6)) if FAST_RANDOM_CLICKS else float(rng.lognormal(math.log(25), 0.4))
+        return ("left" if rng.random() < 0.5 else "right"), seconds
     if assignment.gold_pair_id is not None:  # the world knows which side is the degraded copy
         d = SENTINEL_GAP if assignment.gold_side == "left" else -SENTINEL_GAP
     else:
@@ -103,10 +109,11 @@ def fit_tau(db: Any, pool: Any) -> float:
 
 def without_them(world: int, judgments: int) -> float:
     """Kendall tau in the same design without the two bad experts: 8 good experts,
-    uniform pairs, fitted by the same engine (no service needed for a counterfactual)."""
+    uniform pairs, fitted by the same engine (no service needed for a counterfactual).
+    As in the service, 5 % of their judgments go to gold pairs and stay out of the fit."""
     rng = np.random.default_rng([world, 13])
     counts = np.zeros((MODELS, MODELS, 4), dtype=np.int64)
-    for _ in range(8 * judgments):
+    for _ in range(round(8 * judgments * (1 - GOLD_SHARE))):
         i, j = rng.choice(MODELS, 2, replace=False)
         left_wins = rng.random() < 1 / (1 + math.exp(-(STRENGTHS[i] - STRENGTHS[j] + GOOD_BIAS)))
         counts[i, j, 0 if left_wins else 1] += 1
@@ -165,7 +172,11 @@ def main() -> None:
     parser.add_argument("--judgments", type=int, default=150, help="judgments per expert per world")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--json", default=None, help="write per-world results here")
+    parser.add_argument("--careless-pace", choices=["fast", "same"], default="fast",
+                        help="the careless expert's random clicks take 2-6 s (fast) or as long as careful ones")
     args = parser.parse_args()
+    global FAST_RANDOM_CLICKS
+    FAST_RANDOM_CLICKS = args.careless_pace == "fast"
     # SQLite in memory-backed /dev/shm when there is one: the benchmark measures
     # screening, not the disk's fsync on a shared machine.
     tmp = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -206,7 +217,7 @@ def main() -> None:
     tau_excluded = float(np.mean([r["tau_excluded"] for r in results]))
     tau_without = float(np.mean([r["tau_without_them"] for r in results]))
     summary = {
-        "worlds": n, "judgments_per_expert": args.judgments, "seconds": round(time.perf_counter() - started, 1),
+        "worlds": n, "careless_pace": args.careless_pace, "judgments_per_expert": args.judgments, "seconds": round(time.perf_counter() - started, 1),
         "careless_flagged_within_100": careless, "side_biased_flagged_within_150": side,
         "good_experts_ever_flagged": good,
         "median_judgments_to_careless_flag": float(np.median([r["careless_first"] or 999 for r in results])),

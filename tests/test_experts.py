@@ -55,8 +55,13 @@ def test_experts_report_json_and_csv(client, admin, judged_pool, make_user, toke
     response = client.get("/api/v1/pools/pool-1/experts?format=csv", headers=researcher)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [r["email"] for r in table] == ["alice@example.com", "bob@example.com"]
+    # Researchers see pseudonyms only, as in the exports.
+    assert [r["email"] for r in table] == ["", ""] and [r["expert"] for r in table] == sorted(
+        (alice["expert"], rows["bob@example.com"]["expert"]), key=lambda e: int(e.split("-")[1]))
+    assert "@" not in response.get_data(as_text=True)
     assert table[0]["flags"].startswith("copy_paste: ") and table[0]["excluded"] == "False"
+    admin_csv = client.get("/api/v1/pools/pool-1/experts?format=csv", headers=admin).get_data(as_text=True)
+    assert [r["email"] for r in csv.DictReader(io.StringIO(admin_csv))] == ["alice@example.com", "bob@example.com"]
     assert client.get("/api/v1/pools/pool-1/experts?format=xml", headers=admin).status_code == 422
 
 

@@ -24,7 +24,8 @@ def experts_report(pool_name: str) -> Any:
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise Invalid("format: json or csv")
-    report = experts.pool_quality(db, pool)
+    # Researchers see pseudonyms, as in the judgment exports; admins, who act on it, see emails.
+    report = experts.pool_quality(db, pool, emails=current_user.role.value == "admin")
     if fmt == "csv":
         return Response(experts.to_csv(report), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{pool.name}-experts.csv"'})
