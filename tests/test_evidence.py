@@ -302,3 +302,32 @@ def test_judge_page_offers_the_pools_own_tags(client, login, make_pool, make_use
     login(make_user("expert"))
     text = client.get("/pools/pool-1/judge").get_data(as_text=True)
     assert 'value="plastic-skin"' in text and 'value="banding"' not in text
+
+
+def test_bad_manifest_settings_import_nothing(runner, tmp_path, table_counts) -> None:
+    from .conftest import png_bytes
+    for n, name in enumerate(("s.png", "a.png", "b.png")):
+        (tmp_path / name).write_bytes(png_bytes(n + 1))
+    item = {"id": "i-1", "category": "apparel", "instruction": "clean", "source": "s.png",
+            "outputs": {"model-a": "a.png", "model-b": "b.png"}}
+    before = table_counts()
+    for settings, reason in [({"criteria": [{"name": "texture", "required": "always"}]}, "required"),
+                             ({"tags": ["Halo!"]}, "not a tag slug")]:
+        path = tmp_path / "manifest.json"
+        path.write_text(json.dumps({"pool": "p", "settings": settings, "items": [item]}))
+        result = runner.invoke(["pools", "seed", str(path)])
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert result.exit_code != 0 and len(errors) == 1 and reason in errors[0], result.output
+    assert table_counts() == before
+
+
+def test_openapi_documents_the_new_fields_and_routes(client) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    assert {"tags", "criteria"} <= set(schemas["PoolSettings"]["properties"])
+    assert {"unacceptable", "criteria"} <= set(schemas["Judgment"]["properties"])
+    assert "criteria" in schemas["Assignment"]["properties"]
+    assert "/api/v1/pools/{pool}/artifacts" in spec["paths"]
+    names = {p["name"] for p in spec["paths"]["/api/v1/pools/{pool}/judgments"]["parameters"]}
+    assert {"tag", "model", "versus", "criterion", "answer", "expert", "q"} <= names
+    assert "criterion" in {p["name"] for p in spec["paths"]["/api/v1/pools/{pool}/leaderboard"]["parameters"]}
