@@ -308,7 +308,7 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
     With unacceptable_left/unacceptable_right columns, each model's
     unacceptable rate is added to its row.
     """
-    from . import artifacts, judgment_extras, judgment_files, leaderboard_formats, leaderboards
+    from . import artifacts, judgment_extras, leaderboard_formats, leaderboards
     from .context import fit_options
     from .errors import Invalid
     options = fit_options(ties, position, bootstrap)
@@ -316,16 +316,15 @@ def rank(file: Path, fmt: str, category: str | None, ties: str, position: bool,
         options = leaderboards.FitOptions(ties=options.ties, position=options.position,
                                           bootstrap=options.bootstrap, seed=seed)
     if criterion is None:
-        tables = judgment_files.read_judgments(file)
+        tables, unacceptable = judgment_extras.read_with_unacceptable(file)
     else:
-        tables = judgment_extras.read_criterion(file, criterion)
+        tables, unacceptable = judgment_extras.read_criterion(file, criterion), judgment_extras.read_unacceptable(file)
     if category is not None:
         tables = [t for t in tables if t.category == category]
         if not tables:
             raise Invalid(f"{file.name}: no category {category!r}")
     boards = [leaderboard_formats.as_dict(leaderboards.fit_counts(None, t.category, t.models, t.counts, options))
               for t in tables]
-    unacceptable = judgment_extras.read_unacceptable(file)
     for board in boards:
         board["criterion"] = criterion
         if unacceptable is not None:

@@ -251,6 +251,13 @@ def test_criteria_round_trip_manifest_judgment_export_rank(client, app, runner, 
         assert [r["score"] for r in fitted["rows"]] == pytest.approx([r["score"] for r in board["rows"]], abs=1e-3)
         by_model = {r["model"]: r for r in fitted["rows"]}
         assert by_model["model-a"]["unacceptable_rate"] == 1.0 and by_model["model-b"]["unacceptable"] == 0
+    from pairwise import judgment_extras, judgment_files
+    for path in (export, tmp_path / "judgments.jsonl"):  # the one-pass reader agrees with the two readers
+        tables, marks = judgment_extras.read_with_unacceptable(path)
+        expected = judgment_files.read_judgments(path)
+        assert [(t.category, t.models, t.counts.tolist()) for t in tables] == \
+            [(t.category, t.models, t.counts.tolist()) for t in expected]
+        assert marks == judgment_extras.read_unacceptable(path) and marks["apparel"]["model-a"].flagged == 6
     table = runner.invoke(["rank", str(export), "--bootstrap", "0"])
     assert "unacceptable 100%" in table.output and "unacceptable 0%" in table.output
 
@@ -266,6 +273,9 @@ def test_criteria_round_trip_manifest_judgment_export_rank(client, app, runner, 
     bad.write_text("model_left,model_right,choice,unacceptable_left,unacceptable_right\na,b,left,2,0\n")
     result = runner.invoke(["rank", str(bad)])
     assert result.exit_code != 0 and "bad.csv:2: unacceptable_left: expected 1/0" in result.output
+    bad.write_text("model_left,model_right,choice,unacceptable_left,unacceptable_right\na,b,left,1,0\na,b,best,0,0\n")
+    result = runner.invoke(["rank", str(bad)])
+    assert result.exit_code != 0 and "bad.csv:3: unknown choice 'best'" in result.output
 
 
 def test_recount_rebuilds_marks_and_answers(client, app, runner, make_pool, make_user, token_for) -> None:
