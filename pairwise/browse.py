@@ -96,7 +96,7 @@ def parse_filters(db: Session, pool: Pool, args: Mapping[str, Any],
             raise Invalid("versus: a model is never compared with itself")
         clauses.append(or_(and_(Judgment.left_model_id == model_id, Judgment.right_model_id == other),
                            and_(Judgment.left_model_id == other, Judgment.right_model_id == model_id)))
-    elif model_id is not None:
+    elif model_id is not None and "tag" not in given:  # with a tag, the tag's marks name the model
         clauses.append(or_(Judgment.left_model_id == model_id, Judgment.right_model_id == model_id))
 
     if "choice" in given:

@@ -23,7 +23,15 @@ from typing import IO, Any
 import numpy as np
 
 from .artifacts import Rate, rates
-from .judgment_files import ALL_CATEGORIES, CHOICES, CategoryCounts, JudgmentFileError
+from .judgment_files import (
+    ALL_CATEGORIES,
+    CHOICES,
+    MAX_MODELS,
+    REQUIRED_COLUMNS,
+    CategoryCounts,
+    JudgmentFileError,
+    read_judgments,
+)
 
 UNACCEPTABLE_COLUMNS = ("unacceptable_left", "unacceptable_right")
 CRITERION_PREFIX = "criterion_"
@@ -87,7 +95,53 @@ def _category(record: dict[str, Any]) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def read_unacceptable(path: Path) -> dict[str, dict[str, Rate]] | None:
+Unacceptable = dict[str, dict[str, Rate]]
+
+
+def read_with_unacceptable(path: Path) -> tuple[list[CategoryCounts], Unacceptable | None]:
+    """``read_judgments(path)`` and ``read_unacceptable(path)`` in one pass over the file.
+
+    Our exports carry the unacceptable columns, and parsing a million CSV rows
+    is most of `pairwise rank`'s time, so they are tallied together: distinct
+    (left, right, choice, marks, category) tuples, each checked once. Anything
+    odd falls back to the two readers, whose errors name the line.
+    """
+    path = Path(path)
+    keys = _first_keys(path)
+    if not set(UNACCEPTABLE_COLUMNS) <= keys or not set(REQUIRED_COLUMNS) <= keys:
+        return read_judgments(path), read_unacceptable(path)
+    try:
+        tally = _fast_tally(path, with_choice=True)
+        has_category = "category" in keys if _is_csv(path) else any(key[5] is not None for key in tally)
+        choices: Counter[tuple[str, str, int, str | None]] = Counter()
+        shown: dict[str, Counter[str]] = {}
+        marked: dict[str, Counter[tuple[str, str]]] = {}
+        for (left, right, choice, flag_left, flag_right, category), n in tally.items():
+            left, right = _checked_name(left), _checked_name(right)
+            category = _category({"category": category})
+            if left == right or (category is None) == has_category or category == ALL_CATEGORIES:
+                raise _BadName
+            index = CHOICES.index(choice.strip().lower())
+            choices[left, right, index, category] += n
+            _count(shown, marked, left, right, _flag(flag_left, ""), _flag(flag_right, ""), category, n)
+        if len({m for key in choices for m in key[:2]}) > MAX_MODELS:
+            raise _BadName
+    except (JudgmentFileError, _BadName, IndexError, KeyError, TypeError, ValueError, AttributeError):
+        return read_judgments(path), read_unacceptable(path)  # the slow readers name the bad line
+    views: dict[str, Counter[tuple[str, str, int, str | None]]] = {ALL_CATEGORIES: choices}
+    for key, n in choices.items():
+        if key[3] is not None:
+            views.setdefault(key[3], Counter())[key] += n
+    order = [ALL_CATEGORIES, *sorted(v for v in views if v != ALL_CATEGORIES)]
+    return [_counts(view, views[view]) for view in order], _rates(shown, marked)
+
+
+def _rates(shown: dict[str, Counter[str]], marked: dict[str, Counter[tuple[str, str]]]) -> Unacceptable:
+    return {view: {r.model: r for r in rates(sorted(counts), ["unacceptable"], counts, marked.get(view, {}))}
+            for view, counts in shown.items()}
+
+
+def read_unacceptable(path: Path) -> Unacceptable | None:
     """category (and "all") -> model -> unacceptable rate; None when the file has no such columns.
 
     Like ``judgment_files``, a fast pass tallies the distinct (left, right,
@@ -108,8 +162,7 @@ def read_unacceptable(path: Path) -> dict[str, dict[str, Rate]] | None:
         shown, marked = {}, {}
         with closing(_records(path)) as records:
             _tally_unacceptable(path, records, shown, marked)
-    return {view: {r.model: r for r in rates(sorted(counts), ["unacceptable"], counts, marked.get(view, {}))}
-            for view, counts in shown.items()}
+    return _rates(shown, marked)
 
 
 class _BadName(Exception):
@@ -122,8 +175,9 @@ def _checked_name(value: Any) -> str:
     return value.strip()
 
 
-def _fast_tally(path: Path) -> Counter[tuple[Any, ...]]:
-    columns = ("model_left", "model_right", *UNACCEPTABLE_COLUMNS)
+def _fast_tally(path: Path, with_choice: bool = False) -> Counter[tuple[Any, ...]]:
+    """Distinct (left, right[, choice], unacceptable left, right, category) tuples and their counts."""
+    columns = ("model_left", "model_right", *(("choice",) if with_choice else ()), *UNACCEPTABLE_COLUMNS)
     with _open(path) as text:
         if _is_csv(path):
             rows = csv.reader(text)
@@ -135,8 +189,7 @@ def _fast_tally(path: Path) -> Counter[tuple[Any, ...]]:
             padded = (row[:width] + [""] for row in rows if row)
             return Counter(map(itemgetter(*index), padded))
         records = map(json.loads, filter(str.strip, text))
-        return Counter((r["model_left"], r["model_right"], r["unacceptable_left"], r["unacceptable_right"],
-                        r.get("category")) for r in records)
+        return Counter((*(r[c] for c in columns), r.get("category")) for r in records)
 
 
 def _count(shown: dict[str, Counter[str]], marked: dict[str, Counter[tuple[str, str]]], left: str, right: str,

@@ -251,6 +251,13 @@ def test_criteria_round_trip_manifest_judgment_export_rank(client, app, runner, 
         assert [r["score"] for r in fitted["rows"]] == pytest.approx([r["score"] for r in board["rows"]], abs=1e-3)
         by_model = {r["model"]: r for r in fitted["rows"]}
         assert by_model["model-a"]["unacceptable_rate"] == 1.0 and by_model["model-b"]["unacceptable"] == 0
+    from pairwise import judgment_extras, judgment_files
+    for path in (export, tmp_path / "judgments.jsonl"):  # the one-pass reader agrees with the two readers
+        tables, marks = judgment_extras.read_with_unacceptable(path)
+        expected = judgment_files.read_judgments(path)
+        assert [(t.category, t.models, t.counts.tolist()) for t in tables] == \
+            [(t.category, t.models, t.counts.tolist()) for t in expected]
+        assert marks == judgment_extras.read_unacceptable(path) and marks["apparel"]["model-a"].flagged == 6
     table = runner.invoke(["rank", str(export), "--bootstrap", "0"])
     assert "unacceptable 100%" in table.output and "unacceptable 0%" in table.output
 
@@ -266,6 +273,9 @@ def test_criteria_round_trip_manifest_judgment_export_rank(client, app, runner, 
     bad.write_text("model_left,model_right,choice,unacceptable_left,unacceptable_right\na,b,left,2,0\n")
     result = runner.invoke(["rank", str(bad)])
     assert result.exit_code != 0 and "bad.csv:2: unacceptable_left: expected 1/0" in result.output
+    bad.write_text("model_left,model_right,choice,unacceptable_left,unacceptable_right\na,b,left,1,0\na,b,best,0,0\n")
+    result = runner.invoke(["rank", str(bad)])
+    assert result.exit_code != 0 and "bad.csv:3: unknown choice 'best'" in result.output
 
 
 def test_recount_rebuilds_marks_and_answers(client, app, runner, make_pool, make_user, token_for) -> None:
@@ -303,3 +313,32 @@ def test_judge_page_offers_the_pools_own_tags(client, make_pool, make_user, toke
     headers = token_for(make_user("expert"))
     assignment = client.post("/api/v1/pools/pool-1/assignments", headers=headers).json
     assert assignment["tags"] == {"halo": "Halos", "plastic-skin": "Plastic skin"}
+
+
+def test_bad_manifest_settings_import_nothing(runner, tmp_path, table_counts) -> None:
+    from .conftest import png_bytes
+    for n, name in enumerate(("s.png", "a.png", "b.png")):
+        (tmp_path / name).write_bytes(png_bytes(n + 1))
+    item = {"id": "i-1", "category": "apparel", "instruction": "clean", "source": "s.png",
+            "outputs": {"model-a": "a.png", "model-b": "b.png"}}
+    before = table_counts()
+    for settings, reason in [({"criteria": [{"name": "texture", "required": "always"}]}, "required"),
+                             ({"tags": ["Halo!"]}, "not a tag slug")]:
+        path = tmp_path / "manifest.json"
+        path.write_text(json.dumps({"pool": "p", "settings": settings, "items": [item]}))
+        result = runner.invoke(["pools", "seed", str(path)])
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert result.exit_code != 0 and len(errors) == 1 and reason in errors[0], result.output
+    assert table_counts() == before
+
+
+def test_openapi_documents_the_new_fields_and_routes(client) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    assert {"tags", "criteria"} <= set(schemas["PoolSettings"]["properties"])
+    assert {"unacceptable", "criteria"} <= set(schemas["Judgment"]["properties"])
+    assert "criteria" in schemas["Assignment"]["properties"]
+    assert "/api/v1/pools/{pool}/artifacts" in spec["paths"]
+    names = {p["name"] for p in spec["paths"]["/api/v1/pools/{pool}/judgments"]["parameters"]}
+    assert {"tag", "model", "versus", "criterion", "answer", "expert", "q"} <= names
+    assert "criterion" in {p["name"] for p in spec["paths"]["/api/v1/pools/{pool}/leaderboard"]["parameters"]}

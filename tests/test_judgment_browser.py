@@ -226,4 +226,4 @@ def test_browser_filters_by_tag_in_chromium(app, live_server, page, judged, make
     hostile = [j for j in all_judgments(app) if "<script>" in j.rationale]
     assert hostile
     expect(page.locator("#judgments > li")).to_have_count(len(hostile))
-    expect(page.locator(".rationale").first).to_contain_text("<script>alert('x')</script>")
+    expect(page.locator(".rationale-text").first).to_contain_text("<script>alert('x')</script>")

@@ -29,16 +29,15 @@ def judgments(pool_name: str) -> Any:
         pool = pools.get_pool(db, pool_name)
     except NotFound:
         abort(404)
-    error = None
+    error, found, limit = None, browse.Page(rows=[], next_before=None), browse.DEFAULT_LIMIT
+    args = {k: v for k, v in request.args.items() if k in browse.FILTERS}
     try:
         filters = browse.parse_filters(db, pool, request.args)
         before, limit = browse.page_args(request.args)
         found = browse.page(db, filters, before=before, limit=limit)
         args = filters.query_args()
     except Problem as exc:
-        # The page again with the form and the reason, so the filter can be fixed.
-        error, found, args, limit = exc.message, browse.Page(rows=[], next_before=None), {}, browse.DEFAULT_LIMIT
-        args = {k: v for k, v in request.args.items() if k in browse.FILTERS}
+        error = exc.message  # the page again, with the form and the reason, so the filter can be fixed
     status = 422 if error else 200
     return render_template(
         "browser/judgments.html", pool=pool, error=error, page=found, args=args, limit=limit,
