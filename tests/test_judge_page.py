@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,7 +89,7 @@ def inside_viewport(page: Page, selector: str) -> None:
 
 
 def regions(page: Page, ports: tuple[str, ...]) -> list[list[float]]:
-    page.wait_for_timeout(100)  # one animation frame
+    page.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")  # pending frames drawn
     return [[float(v) for v in page.locator(f".port[data-port={p}]").get_attribute("data-region").split(",")]
             for p in ports]
 
@@ -132,8 +131,9 @@ def test_keyboard_only_judging_on_one_screen(app, live_server, browser_page, mak
         switch_ms.append(float(page.locator("#judge").get_attribute("data-last-switch-ms")))
         page.evaluate("delete document.getElementById('judge').dataset.lastSwitchMs")
         assert count(app, Judgment) == n + 1
+    # Measured, not asserted (tests never time anything): see scripts/bench_judge_page.py.
     print(f"submit-to-next-pair-shown ms: {switch_ms}")
-    assert max(switch_ms) < 2000  # target < 100 ms on an idle loopback; generous on a loaded machine
+    assert all(ms > 0 for ms in switch_ms)
 
     from pairwise.db import get_db
     with app.app_context():
@@ -181,7 +181,7 @@ def test_zoom_pan_flip_and_wipe_keep_one_region(app, live_server, browser_page, 
     # 100 %: one image pixel per device pixel, tiles of level 0 arrive.
     page.click("button[data-zoom='1']")
     expect(page.locator("button[data-zoom='1']")).to_have_attribute("aria-pressed", "true")
-    assert page.locator(".port[data-port=left]").get_attribute("data-scale") == "1.0000"
+    expect(page.locator(".port[data-port=left]")).to_have_attribute("data-scale", "1.0000")
     a, b, c = regions(page, sides)
     assert a == b == c
     assert abs((a[2] - a[0]) * 1600 - port["width"]) < 1.5  # the panel's width in image pixels
@@ -193,7 +193,7 @@ def test_zoom_pan_flip_and_wipe_keep_one_region(app, live_server, browser_page, 
     flip = regions(page, ("single",))[0]
     centre = ((a[0] + a[2]) / 2, (a[1] + a[3]) / 2)
     assert abs((flip[0] + flip[2]) / 2 - centre[0]) < 0.002 and abs((flip[1] + flip[3]) / 2 - centre[1]) < 0.002
-    assert page.locator(".port[data-port=single]").get_attribute("data-scale") == "1.0000"
+    expect(page.locator(".port[data-port=single]")).to_have_attribute("data-scale", "1.0000")
     expect(page.locator("#caption-single")).to_contain_text("A")
     page.keyboard.press("f")
     expect(page.locator("#caption-single")).to_contain_text("B")

@@ -11,6 +11,7 @@ Three kinds of URL, one per distinct byte content:
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,23 @@ def _file(sha: str, variant: str = "full") -> Path:
     return path
 
 
+# Up to this size an image is sent from memory: no file stays open when a
+# browser drops a tile request half-way (it often does when the zoom changes).
+_IN_MEMORY = 16 * 2**20
+
+
 def _send(path: Path, etag: str) -> Any:
-    # Sent from an open file, so no file time reaches the client in any form
-    # (Last-Modified, If-Modified-Since answers): file times tell which output
-    # was uploaded first, i.e. hint at the model. The ETag names the content.
-    handle = path.open("rb")
-    response = send_file(handle, mimetype="image/png", conditional=True, etag=etag,
+    # Sent from bytes or an open file, never a path, so no file time reaches the
+    # client in any form (Last-Modified, If-Modified-Since answers): file times
+    # tell which output was uploaded first, i.e. hint at the model. The ETag
+    # names the content.
+    size = path.stat().st_size
+    body: Any = io.BytesIO(path.read_bytes()) if size <= _IN_MEMORY else path.open("rb")
+    response = send_file(body, mimetype="image/png", conditional=True, etag=etag,
                          download_name=path.name)
     if response.status_code == 200:
         # Werkzeug knows no size for an open file; browsers need it for progress.
-        response.content_length = path.stat().st_size
+        response.content_length = size
     # private: images need a login, so shared caches must not keep them.
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
@@ -77,8 +85,10 @@ def variant(sha: str, variant: str) -> Any:
 def tile(sha: str, level: int, col: int, row: int) -> Any:
     full = _file(sha)
     width, height = tiles.png_size(full)
+    if level >= tiles.tiled_levels(width, height):  # before 1 << level: URLs may hold any number
+        abort(404)
     cols, rows = tiles.tile_grid(width, height, level)
-    if level >= tiles.tiled_levels(width, height) or col >= cols or row >= rows:
+    if col >= cols or row >= rows:
         abort(404)
     store = current_store()
     cached = store.cache_path(sha, f"tiles/{level}/{col}_{row}.png")

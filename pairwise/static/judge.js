@@ -359,7 +359,7 @@
       view.cy = clamp((g.h / 2 - py) / (ref().height * s) + ny, 0, 1);
     }
     syncZoomButtons();
-    render();
+    renderNow();  // at once: pointer events come at most once a frame anyway
   }
 
   function stepZoom(dir, port, px, py) {
@@ -373,7 +373,7 @@
     const g = geometry(activePorts()[0]);
     view.cx = clamp(view.cx - dx / g.rw, 0, 1);
     view.cy = clamp(view.cy - dy / g.rh, 0, 1);
-    render();
+    renderNow();
   }
 
   function syncZoomButtons() {
@@ -434,7 +434,7 @@
     touches.set(event.pointerId, {x: event.clientX, y: event.clientY});
     const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
     drag.x = event.clientX; drag.y = event.clientY;
-    if (drag.wipe) { const r = drag.port.el.getBoundingClientRect(); wipe = clamp((event.clientX - r.left) / r.width, 0, 1); render(); }
+    if (drag.wipe) { const r = drag.port.el.getBoundingClientRect(); wipe = clamp((event.clientX - r.left) / r.width, 0, 1); renderNow(); }
     else pan(dx, dy);
   });
   function endDrag(event) {
@@ -833,6 +833,7 @@
     syncZoomButtons();
     setMode("side");
     applyState();
+    renderNow();
     showError("");
     root.dataset.assignment = String(data.id);
     // Back to the top of the new pair, ready for the next key.
@@ -1060,7 +1061,7 @@
     else if (key === "w") setMode("wipe");
     else if (key === "d") setMode("diff");
     else if (key === " " && !onControl) { if (!event.repeat) setPeek(true); }
-    else if (key === "[" || key === "]") { wipe = clamp(wipe + (key === "]" ? 0.05 : -0.05), 0, 1); render(); }
+    else if (key === "[" || key === "]") { wipe = clamp(wipe + (key === "]" ? 0.05 : -0.05), 0, 1); renderNow(); }
     else if (key === "+" || key === "=") stepZoom(1);
     else if (key === "-" || key === "_") stepZoom(-1);
     else if (key === "0") zoomTo("fit");
