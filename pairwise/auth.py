@@ -176,7 +176,12 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         # Unknown API URLs and wrong methods answer in JSON too, not Flask's HTML.
         if _wants_json() and not isinstance(exc, CSRFError):
-            return error_response(exc.code or 500, exc.description or exc.name)
+            response = error_response(exc.code or 500, exc.description or exc.name)
+            # A 405 must say what is allowed (RFC 9110), in JSON as in HTML.
+            allowed = getattr(exc, "valid_methods", None)
+            if allowed:
+                return (*response, {"Allow": ", ".join(sorted(allowed))})
+            return response
         return exc
 
     @app.errorhandler(CSRFError)

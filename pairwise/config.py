@@ -20,13 +20,15 @@ DEFAULTS: dict[str, Any] = {
     "HOURLY_RATE": 35.0,  # USD per expert hour, for cost estimates
     "MAX_UPLOAD_MB": 200,
     "MAX_IMAGE_PIXELS": 40_000_000,
+    "MAX_ARCHIVE_MB": 4096,  # unpacked size of a bulk-import archive
     "SESSION_COOKIE_SECURE": False,
     # Flask's own defaults set these too, so they must be overridden here.
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
 }
 
-_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS"}
+_INTS = {"ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_IMAGE_PIXELS",
+         "MAX_ARCHIVE_MB"}
 _FLOATS = {"HOURLY_RATE"}
 _BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 

@@ -137,6 +137,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     new entry; the caller commits.
     """
     from .leaderboard_formats import as_dict
+    from .pool_status import mark_retired
 
     options = options.check()
     models, counts = cell_counts(db, pool, category)
@@ -147,7 +148,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
-        return json.loads(cached.payload)
+        return mark_retired(db, pool, json.loads(cached.payload))
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     board = as_dict(fit_counts(pool.name, category, models, counts, options, cost))
     db.execute(delete(LeaderboardCache).where(LeaderboardCache.pool_id == pool.id,
@@ -156,4 +157,4 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     db.execute(dialect_insert(db)(LeaderboardCache)
                .values(key=key, pool_id=pool.id, payload=json.dumps(board), created_at=utcnow())
                .on_conflict_do_nothing(index_elements=["key"]))
-    return board
+    return mark_retired(db, pool, board)

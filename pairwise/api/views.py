@@ -213,3 +213,6 @@ def judgments(pool_name: str) -> Any:
 
     return Response(stream_with_context(body()), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+from . import manage  # noqa: E402,F401  (items, models, progress, imports, tokens)
