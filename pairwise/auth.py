@@ -46,7 +46,7 @@ def parse_categories(text: str | None) -> list[str] | None:
         return None
     slugs = sorted({c.strip().lower() for c in text.split(",") if c.strip()})
     for slug in slugs:
-        if not CATEGORY.match(slug) or slug in RESERVED_CATEGORIES:
+        if not CATEGORY.fullmatch(slug) or slug in RESERVED_CATEGORIES:
             raise Invalid(f"categories: {slug!r} is not a category slug (lowercase letters, digits, '-'; not 'all')")
     if len(",".join(slugs)) > MAX_CATEGORIES_TEXT:
         raise Invalid(f"categories: at most {MAX_CATEGORIES_TEXT} characters in all")

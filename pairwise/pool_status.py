@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import Invalid, NotFound
+from .manifest import CONTROL, MODEL_NAME
 from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Pool, utcnow
 
 MAX_PAGE = 1000
@@ -33,6 +34,8 @@ def items_page(db: Session, pool: Pool, *, after: str | None = None, limit: int 
     """
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit: a whole number from 1 to {MAX_PAGE}")
+    if after is not None and CONTROL.search(after):
+        raise Invalid("after: contains a control character")
     query = select(Item).where(Item.pool_id == pool.id).order_by(Item.external_id).limit(limit + 1)
     if after is not None:
         query = query.where(Item.external_id > after)
@@ -60,7 +63,8 @@ def list_models(db: Session, pool: Pool) -> list[dict[str, Any]]:
 
 
 def get_model(db: Session, pool: Pool, name: str) -> Model:
-    model = db.scalar(select(Model).where(Model.pool_id == pool.id, Model.name == name))
+    model = db.scalar(select(Model).where(Model.pool_id == pool.id, Model.name == name)) \
+        if MODEL_NAME.fullmatch(name) else None
     if model is None:
         raise NotFound(f"pool {pool.name!r} has no model {name!r}")
     return model

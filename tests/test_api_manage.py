@@ -214,7 +214,9 @@ def test_bulk_import_needs_an_archive(client, admin) -> None:
     response = client.post("/api/v1/pools/p/imports", headers=admin, data={"manifest": manifest_json()})
     assert response.status_code == 422 and "archive" in response.json["error"]
     assert client.get("/api/v1/imports/99", headers=admin).status_code == 404
-    assert client.get(f"/api/v1/imports/{2**64}", headers=admin).status_code == 404
+    for huge in (2**31, 2**63, 2**64):  # no such row; PostgreSQL must not see the number
+        assert client.get(f"/api/v1/imports/{huge}", headers=admin).status_code == 404
+        assert client.post(f"/api/v1/assignments/{huge}/judgment", headers=admin, json={}).status_code == 404
 
 
 # ----- tokens ----------------------------------------------------------------------

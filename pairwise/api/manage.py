@@ -21,7 +21,19 @@ from ..manifest import ManifestError
 from ..schema import ImportJob, utcnow
 from .views import _json_body, bp
 
-_MAX_ID = 2**63 - 1  # larger path ids cannot exist, and would overflow a BIGINT parameter
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger one cannot exist
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A path id no row can have is a 404, before it reaches a query.
+
+    PostgreSQL refuses an out-of-range integer parameter with an error that
+    would otherwise surface as a 500.
+    """
+    for key, value in (values or {}).items():
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise NotFound(f"no {key.removesuffix('_id')} {value}")
 
 
 @bp.get("/pools/<pool_name>/items")
@@ -137,7 +149,7 @@ def _fail(job_id: int, message: str) -> None:
 @bp.get("/imports/<int:job_id>")
 @role_required("admin")
 def get_import(job_id: int) -> Any:
-    job = get_db().get(ImportJob, job_id) if job_id <= _MAX_ID else None
+    job = get_db().get(ImportJob, job_id)
     if job is None:
         raise NotFound(f"no import {job_id}")
     return _job_json(job)
@@ -163,8 +175,6 @@ def create_token() -> Any:
 @role_required("admin")
 def revoke_token(token_id: int) -> Any:
     db = get_db()
-    if token_id > _MAX_ID:
-        raise NotFound(f"no token {token_id}")
     tokens.revoke(db, token_id)
     db.commit()
     return Response(status=204)

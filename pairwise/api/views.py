@@ -59,6 +59,8 @@ def list_pools() -> Any:
 def create_pool() -> Any:
     body = _json_body("name", "settings")
     db = get_db()
+    if not isinstance(body.get("settings", {}), dict):
+        raise Invalid("settings: must be an object")
     pool = pools.create_pool(db, body.get("name"), body.get("settings", {}))
     db.commit()
     return _pool_json(pool), 201
