@@ -217,6 +217,7 @@ def bench_api(manifest: Path, images_total: int, database_url: str, server_worke
                             break
                     except OSError:
                         time.sleep(0.1)
+                server_cpu_before = sum(_cpu_seconds(pid) for pid in _descendants(server.pid))
                 started = time.perf_counter()
                 done = subprocess.run(
                     [sys.executable, str(ROOT / "scripts" / "seed_pool.py"), str(manifest), "--url", base,
@@ -226,13 +227,24 @@ def bench_api(manifest: Path, images_total: int, database_url: str, server_worke
                 if done.returncode != 0:
                     raise SystemExit(f"seed_pool.py failed: {done.stderr.strip()}")
                 server_peak = max(_status_mb(pid)[1] for pid in _descendants(server.pid))
+                server_cpu = sum(_cpu_seconds(pid) for pid in _descendants(server.pid)) - server_cpu_before
             finally:
                 server.terminate()
                 server.wait(timeout=30)
     finally:
         if drop is not None:
             drop()  # type: ignore[operator]
-    return {"seconds": seconds, "images_per_s": images_total / seconds, "peak_rss_mb": server_peak}
+    return {"seconds": seconds, "images_per_s": images_total / seconds, "peak_rss_mb": server_peak,
+            "cpu_per_image_ms": 1000 * server_cpu / images_total}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 
@@ -298,6 +310,9 @@ def main() -> None:
         print(f"API -> {where:<11} {r['seconds']:6.1f} s  {r['images_per_s']:6.1f} images/s  "
               f"(target: same order as the CLI)  gunicorn -w {args.server_workers}, {args.parallel} "
               f"parallel uploads; peak RSS per server process {r['peak_rss_mb']:.0f} MB")
+        print(f"                   {r['cpu_per_image_ms']:.0f} ms server CPU per image -> "
+              f"~{cores * 1000 / r['cpu_per_image_ms']:.0f} images/s on {cores} idle cores "
+              f"(load average now {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

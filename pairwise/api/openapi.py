@@ -17,6 +17,11 @@ _JSON = "application/json"
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # 32-bit INTEGER ids
 
 
+# Text fields refuse control characters other than tab and line breaks (manifest.CONTROL).
+_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+_TEXT = f"[^{_CONTROL}]"
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -101,6 +106,7 @@ def _schemas() -> dict[str, Any]:
                      "properties": {
                          "choice": {"enum": ["left", "right", "tie", "both_bad"]},
                          "rationale": {"type": "string", "minLength": 1, "maxLength": 5000,
+                                       "pattern": f"^{_TEXT}*[^\\s{_CONTROL}]{_TEXT}*$",
                                        "description": "at least the pool's rationale_min_chars, not counting "
                                                       "surrounding whitespace"},
                          "tags": {"type": "object", "additionalProperties": False, "properties": {
@@ -270,7 +276,9 @@ def _paths() -> dict[str, Any]:
             "parameters": [_POOL],
             "post": {"operationId": "nextAssignment",
                      "summary": "the next pair for the calling expert (the open one, if any)",
-                     "responses": {"201": _ok("an assignment", _ref("Assignment")),
+                     "responses": {"201": _ok("an assignment", _ref("Assignment"), links={
+                         "SubmitJudgment": {"operationId": "submitJudgment",
+                                            "parameters": {"id": "$response.body#/id"}}}),
                                    "204": _ok("nothing left to judge"),
                                    **_errors(400, 403, 404, 409)}}},
         "/api/v1/assignments/{id}/judgment": {
