@@ -70,9 +70,13 @@ def _check(name: str, seen: set[str], count: int, max_files: int) -> str:
 
 def _write(source: IO[bytes], target: Path, name: str, limit: int) -> int:
     """Copy at most ``limit`` bytes; more means the archive lied about its sizes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with target.open("xb") as out:  # "x": never overwrite (a file/folder name clash)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        out = target.open("xb")  # "x": never overwrite
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise ArchiveError(f"archive: {name}: clashes with another member's name") from None
+    with out:
         while chunk := source.read(_CHUNK):
             written += len(chunk)
             if written > limit:
