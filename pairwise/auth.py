@@ -139,6 +139,8 @@ def _authenticate_bearer() -> Any:
 def _csrf_for_sessions() -> None:
     if request.method not in ("POST", "PUT", "PATCH", "DELETE") or g.get("token_auth"):
         return
+    if request.routing_exception is not None:
+        return  # no such URL or method: the 404 / 405 (with Allow) says more than a CSRF error
     if _wants_json() and not current_user.is_authenticated:
         return  # nobody to act as: the view answers 401, which says more than a CSRF error
     csrf.protect()

@@ -250,3 +250,6 @@ def test_every_405_says_what_is_allowed(client, admin) -> None:
     assert "error" in response.json
     put = client.put("/api/v1/tokens/1", headers=admin)
     assert put.status_code == 405 and "DELETE" in put.headers["Allow"]
+    for path in ("/login", "/images/" + "a" * 64 + ".png"):  # pages and images too
+        response = client.delete(path)
+        assert response.status_code == 405 and "GET" in response.headers["Allow"], path
