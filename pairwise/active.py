@@ -196,15 +196,20 @@ def choose(db: Session, pool: Pool, expert: User, rng: np.random.Generator, now:
     flying = _in_flight(db, pool, now)
     for name, pairs in since.items():
         flying.setdefault(name, []).extend(pairs)
+    # Retired models get no new pairs (their judgments stay in the posterior).
+    retired = set(db.scalars(select(Model.id).where(Model.pool_id == pool.id, Model.retired_at.is_not(None))))
     cats: list[scheduling.Category] = []
     for name in names:
         row = stored[name]
         k = len(row.model_ids)
         index = {m: i for i, m in enumerate(row.model_ids)}
         in_flight = tuple((index[a], index[b]) for a, b in flying.get(name, []) if a in index and b in index)
+        available = ~np.eye(k, dtype=bool)
+        for model_id in retired & set(index):
+            available[index[model_id], :] = available[:, index[model_id]] = False
         cats.append(scheduling.Category(
             mean=np.asarray(row.mean, dtype=np.float64), cov=np.asarray(row.cov, dtype=np.float64),
-            judged=np.asarray(row.pair_counts, dtype=np.int64), in_flight=in_flight, available=~np.eye(k, dtype=bool),
+            judged=np.asarray(row.pair_counts, dtype=np.int64), in_flight=in_flight, available=available,
             items=np.ones((k, k), dtype=np.int64)))
     # A pair fails only once this expert has judged all of its items; each
     # failure takes it out of this request, so the loop ends.

@@ -46,7 +46,7 @@ def parse_categories(text: str | None) -> list[str] | None:
         return None
     slugs = sorted({c.strip().lower() for c in text.split(",") if c.strip()})
     for slug in slugs:
-        if not CATEGORY.match(slug) or slug in RESERVED_CATEGORIES:
+        if not CATEGORY.fullmatch(slug) or slug in RESERVED_CATEGORIES:
             raise Invalid(f"categories: {slug!r} is not a category slug (lowercase letters, digits, '-'; not 'all')")
     if len(",".join(slugs)) > MAX_CATEGORIES_TEXT:
         raise Invalid(f"categories: at most {MAX_CATEGORIES_TEXT} characters in all")
@@ -187,6 +187,8 @@ def _authenticate_bearer() -> Any:
 def _csrf_for_sessions() -> None:
     if request.method not in ("POST", "PUT", "PATCH", "DELETE") or g.get("token_auth"):
         return
+    if request.routing_exception is not None:
+        return  # no such URL or method: the 404 / 405 (with Allow) says more than a CSRF error
     if _wants_json() and not current_user.is_authenticated:
         return  # nobody to act as: the view answers 401, which says more than a CSRF error
     csrf.protect()
@@ -231,7 +233,12 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         # Unknown API URLs and wrong methods answer in JSON too, not Flask's HTML.
         if _wants_json() and not isinstance(exc, CSRFError):
-            return error_response(exc.code or 500, exc.description or exc.name)
+            response = error_response(exc.code or 500, exc.description or exc.name)
+            # A 405 must say what is allowed (RFC 9110), in JSON as in HTML.
+            allowed = getattr(exc, "valid_methods", None)
+            if allowed:
+                return (*response, {"Allow": ", ".join(sorted(allowed))})
+            return response
         return exc
 
     @app.errorhandler(CSRFError)

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,  # per account and client address (x4 per account from anywhere)
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,  # per client address over all accounts
     "PROXY_HOPS": 0,  # reverse proxies in front that set X-Forwarded-For (client address)
+    "MAX_ARCHIVE_MB": 4096,  # unpacked size of a bulk-import archive
     "SESSION_COOKIE_SECURE": False,
     # Flask's own defaults set these too, so they must be overridden here.
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -32,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _INTS = {"LOGIN_WINDOW_SECONDS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS", "PROXY_HOPS",
-         "ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS"}
+         "ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS",
+         "MAX_ARCHIVE_MB"}
 _FLOATS = {"HOURLY_RATE"}
 _BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 

@@ -16,7 +16,7 @@ from . import active, evidence, gold, judge_ops, rubric, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
-from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
+from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Model, Output, Pool, User, utcnow
 from .vocabulary import TAGS
 
 NO_CRITERIA: tuple[dict[str, Any], ...] = ()
@@ -27,7 +27,8 @@ MAX_RATIONALE = 5000
 def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
     """item id -> number of outputs, for the items this expert may judge."""
     query = (select(Output.item_id, func.count()).join(Item, Item.id == Output.item_id)
-             .where(Item.pool_id == pool.id).group_by(Output.item_id))
+             .join(Model, Model.id == Output.model_id)  # retired models get no new pairs
+             .where(Item.pool_id == pool.id, Model.retired_at.is_(None)).group_by(Output.item_id))
     categories = expert.category_list
     if categories is not None:
         query = query.where(Item.category.in_(categories))
@@ -36,10 +37,13 @@ def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
 
 def _taken(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
     """(item, left output, right output) of the pairs this expert has judged or holds open."""
+    # Only pairs of models still in play count, as in _item_sizes.
+    active = select(Output.id).join(Model, Model.id == Output.model_id).where(Model.retired_at.is_(None))
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
             .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                   or_(Judgment.id.is_not(None), Assignment.is_open), Assignment.gold_pair_id.is_(None)))
+                   or_(Judgment.id.is_not(None), Assignment.is_open), Assignment.gold_pair_id.is_(None),
+                   Assignment.left_output_id.in_(active), Assignment.right_output_id.in_(active)))
 
 
 def _judged_counts(db: Session, pool: Pool, expert: User) -> dict[int, int]:
@@ -110,7 +114,8 @@ def _choose_uniform(db: Session, pool: Pool, expert: User,
     item_id = scheduling.choose_item(_item_sizes(db, pool, expert), _judged_counts(db, pool, expert), rng)
     if item_id is None:
         return None
-    outputs = db.scalars(select(Output.id).where(Output.item_id == item_id)).all()
+    outputs = db.scalars(select(Output.id).join(Model, Model.id == Output.model_id)
+                         .where(Output.item_id == item_id, Model.retired_at.is_(None))).all()
     pair = scheduling.choose_pair(outputs, _judged_pairs(db, pool, expert, item_id), rng)
     if pair is None:  # counts and pairs disagree only if outputs changed mid-request
         return None

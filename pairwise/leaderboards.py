@@ -119,6 +119,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     """
     from . import evidence  # it imports this module
     from .experts import excluded_counts
+    from .pool_status import mark_retired
 
     options = options.check()
     if criterion is None:
@@ -140,7 +141,7 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     ], sort_keys=True).encode()).hexdigest()
     cached = db.get(LeaderboardCache, key)
     if cached is not None:
-        return evidence.annotate(db, pool, category, json.loads(cached.payload))
+        return mark_retired(db, pool, evidence.annotate(db, pool, category, json.loads(cached.payload)))
     cost = None if hourly_rate is None else CostModel(recent_median_seconds(db, pool), hourly_rate)
     if options.style and criterion is not None:
         raise Invalid("style: style control fits the overall choice, not a rubric criterion")
@@ -158,4 +159,4 @@ def build_cached(db: Session, pool: Pool, category: str = ALL, options: FitOptio
     db.execute(dialect_insert(db)(LeaderboardCache)
                .values(key=key, pool_id=pool.id, payload=json.dumps(board), created_at=utcnow())
                .on_conflict_do_nothing(index_elements=["key"]))
-    return evidence.annotate(db, pool, category, board)
+    return mark_retired(db, pool, evidence.annotate(db, pool, category, board))

@@ -49,9 +49,9 @@ class Manifest:
 def check_item_fields(where: str, item_id: Any, category: Any, instruction: Any,
                       model_names: list[Any]) -> None:
     """The checks an item gets whether it arrives by manifest or by HTTP."""
-    if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
+    if not isinstance(item_id, str) or not ITEM_ID.fullmatch(item_id):
         raise ManifestError(f"{where}: id must be 1-200 letters, digits or ._:/- (got {item_id!r})")
-    if not isinstance(category, str) or not CATEGORY.match(category):
+    if not isinstance(category, str) or not CATEGORY.fullmatch(category):
         raise ManifestError(f"{where}: category must be a lowercase slug like 'real-estate' (got {category!r})")
     if category in RESERVED_CATEGORIES:
         raise ManifestError(f"{where}: category {category!r} is reserved for the all-categories view")
@@ -62,7 +62,7 @@ def check_item_fields(where: str, item_id: Any, category: Any, instruction: Any,
     if len(instruction) > 5000:
         raise ManifestError(f"{where}: instruction is longer than 5000 characters")
     for name in model_names:
-        if not isinstance(name, str) or not MODEL_NAME.match(name):
+        if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
             raise ManifestError(f"{where}: model name {name!r} must be 1-200 letters, digits or ._:/+@-")
 
 
@@ -95,7 +95,7 @@ def load_file(path: Path) -> Manifest:
     if unknown:
         raise ManifestError(f"{path.name}: unknown key {sorted(unknown)[0]!r}")
     pool = data.get("pool")
-    if pool is not None and (not isinstance(pool, str) or not POOL_NAME.match(pool)):
+    if pool is not None and (not isinstance(pool, str) or not POOL_NAME.fullmatch(pool)):
         raise ManifestError(f"{path.name}: pool must be a lowercase slug (got {pool!r})")
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):

@@ -62,7 +62,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
                 raise Invalid(f"settings.{key}: true or false")
         elif key == "categories" and value is not None:
             if not isinstance(value, list) or not value or not all(
-                    isinstance(c, str) and CATEGORY.match(c) and c not in RESERVED_CATEGORIES for c in value):
+                    isinstance(c, str) and CATEGORY.fullmatch(c) and c not in RESERVED_CATEGORIES for c in value):
                 raise Invalid("settings.categories: a non-empty list of lowercase category slugs "
                               "(not 'all'), or null")
             value = sorted(set(value))
@@ -85,7 +85,7 @@ def apply_settings(pool: Pool, settings: Mapping[str, Any]) -> None:
 
 
 def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = None) -> Pool:
-    if not isinstance(name, str) or not POOL_NAME.match(name):
+    if not isinstance(name, str) or not POOL_NAME.fullmatch(name):
         raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
     if db.scalar(select(Pool).where(Pool.name == name)) is not None:
         raise Conflict(f"pool {name!r} already exists")
@@ -100,7 +100,8 @@ def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = Non
 
 
 def get_pool(db: Session, name: str) -> Pool:
-    pool = db.scalar(select(Pool).where(Pool.name == name))
+    # A name no pool can have is not looked up (PostgreSQL refuses NUL bytes in queries).
+    pool = db.scalar(select(Pool).where(Pool.name == name)) if POOL_NAME.fullmatch(name) else None
     if pool is None:
         raise NotFound(f"no pool {name!r}")
     return pool

@@ -162,11 +162,11 @@ def test_progress(client, make_pool, expert) -> None:
     make_pool(items=2)  # 2 items x 3 outputs: 6 pairs
     a = issue(client, expert)
     client.post(a["submit_url"], headers=expert, json=GOOD)
-    p = client.get("/api/v1/pools/pool-1/progress", headers=expert).json
+    p = client.get("/api/v1/pools/pool-1/my-progress", headers=expert).json
     assert p["today_judgments"] == 1 and p["pool_judged_by_you"] == 1 and p["pool_pairs_for_you"] == 6
     assert p["pool_judgments"] == 1 and p["today_seconds"] >= 0
-    assert client.get("/api/v1/pools/pool-1/progress?since=2020-01-01T00:00:00Z", headers=expert).status_code == 422
-    assert client.get("/api/v1/pools/pool-1/progress?since=nonsense", headers=expert).status_code == 422
+    assert client.get("/api/v1/pools/pool-1/my-progress?since=2020-01-01T00:00:00Z", headers=expert).status_code == 422
+    assert client.get("/api/v1/pools/pool-1/my-progress?since=nonsense", headers=expert).status_code == 422
 
 
 # ----- images: one URL per content, tiles ----------------------------------------------

@@ -54,7 +54,7 @@ def renew_assignment(assignment_id: int) -> Any:
     return {"id": assignment_id, "expires_at": expires}
 
 
-@bp.get("/pools/<pool_name>/progress")
+@bp.get("/pools/<pool_name>/my-progress")  # /progress is the pool's, for seeding scripts (manage.py)
 @role_required("expert")
 def progress(pool_name: str) -> Any:
     db = get_db()

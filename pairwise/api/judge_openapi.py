@@ -44,7 +44,7 @@ PATHS: dict[str, Any] = {
         "summary": "extend an unanswered (perhaps expired) pair while it is still valid",
         "responses": {"200": {"description": "new expires_at"}, "409": _error("already judged or skipped"),
                       "410": _error("pool closed, or another pair was issued since it expired")}}},
-    "/api/v1/pools/{pool}/progress": {"parameters": [
+    "/api/v1/pools/{pool}/my-progress": {"parameters": [
         _POOL, {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"},
                 "description": "start of the expert's day (default: UTC midnight)"}],
         "get": {"summary": "the calling expert's judgments and time today, and pool progress",

@@ -60,6 +60,8 @@ def list_pools() -> Any:
 def create_pool() -> Any:
     body = _json_body("name", "settings")
     db = get_db()
+    if not isinstance(body.get("settings", {}), dict):
+        raise Invalid("settings: must be an object")
     pool = pools.create_pool(db, body.get("name"), body.get("settings", {}))
     audit.record(db, current_user.email, "pool.create", pool.name, {"settings": pool.settings()})
     db.commit()
@@ -250,3 +252,4 @@ from . import audit_views  # noqa: E402,F401  (GET /api/v1/audit on this bluepri
 from . import insights  # noqa: E402,F401  (artifact rates, filtered judgments)
 from . import quality as _quality  # noqa: E402,F401  (issue 7 routes on this blueprint)
 from . import judge_api  # noqa: E402,F401  (adds the judge page's routes to bp)
+from . import manage  # noqa: E402,F401  (items, models, progress, imports, tokens)
