@@ -14,7 +14,7 @@ from . import judge_ops, scheduling
 from .db import dialect_insert
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
-from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, User, utcnow
+from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Output, Pool, Skip, User, utcnow
 from .vocabulary import TAGS
 
 MAX_RATIONALE = 5000
@@ -31,9 +31,11 @@ def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
 
 
 def _judged(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
-    """(item, left output, right output) of the pairs this expert has judged."""
+    """(item, left output, right output) of the pairs this expert has judged or skipped."""
+    # A skipped pair (broken image, unclear instruction) is not offered to the same expert again.
+    answered = select(Judgment.assignment_id).union_all(select(Skip.assignment_id)).subquery()
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
-            .join(Judgment, Judgment.assignment_id == Assignment.id)
+            .join(answered, answered.c.assignment_id == Assignment.id)
             .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id))
 
 
