@@ -16,7 +16,7 @@ from . import active, evidence, gold, judge_ops, rubric, scheduling
 from .db import dialect_insert, lock_for_issuing
 from .errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from .manifest import CONTROL
-from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Model, Output, Pool, User, utcnow
+from .schema import Assignment, Choice, Item, Judgment, JudgmentCell, Model, Output, Pool, Skip, User, utcnow
 from .vocabulary import TAGS
 
 NO_CRITERIA: tuple[dict[str, Any], ...] = ()
@@ -36,13 +36,15 @@ def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
 
 
 def _taken(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
-    """(item, left output, right output) of the pairs this expert has judged or holds open."""
-    # Only pairs of models still in play count, as in _item_sizes.
+    """(item, left output, right output) of the pairs this expert has judged, skipped or holds open."""
+    # Only pairs of models still in play count, as in _item_sizes. A skipped
+    # pair (broken image, unclear instruction) is not offered to the same expert again.
     active = select(Output.id).join(Model, Model.id == Output.model_id).where(Model.retired_at.is_(None))
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
             .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                   or_(Judgment.id.is_not(None), Assignment.is_open), Assignment.gold_pair_id.is_(None),
+                   or_(Judgment.id.is_not(None), Assignment.is_open, Assignment.id.in_(select(Skip.assignment_id))),
+                   Assignment.gold_pair_id.is_(None),
                    Assignment.left_output_id.in_(active), Assignment.right_output_id.in_(active)))
 
 

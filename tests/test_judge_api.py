@@ -121,6 +121,16 @@ def test_skip_flags_the_item_and_gives_another_pair(client, make_pool, make_user
     assert result.exit_code == 0 and json.loads(result.output.splitlines()[0])["reason"] == "image broken"
 
 
+def test_a_skipped_pair_is_not_offered_again(client, make_pool, expert, app) -> None:
+    make_pool(items=2, models=("m1", "m2"))  # two pairs in all
+    a = issue(client, expert)
+    assert client.post(a["skip_url"], headers=expert, json={"reason": "image broken"}).status_code == 201
+    b = issue(client, expert)
+    assert b["instruction"] != a["instruction"]  # the other item
+    assert client.post(b["submit_url"], headers=expert, json=GOOD).status_code == 201
+    assert client.post("/api/v1/pools/pool-1/assignments", headers=expert).status_code == 204
+
+
 def expire(app, assignment_id):
     from pairwise.db import get_db
     from pairwise.schema import Assignment, utcnow
