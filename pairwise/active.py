@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from . import scheduling
 from .db import dialect_insert
-from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Pool, SchedulerPosterior, User
+from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Pool, SchedulerPosterior, Skip, User
 
 #: Refit a category's posterior after this many new judgments (until then
 #: they count as information in flight) ...
@@ -177,10 +177,15 @@ def find_item(db: Session, pool: Pool, category: str, model_a: int, model_b: int
     high = case((oa.id < ob.id, ob.id), else_=oa.id)
     judged = exists(select(Judgment.id).where(Judgment.expert_id == expert.id,
                                               Judgment.low_output_id == low, Judgment.high_output_id == high))
+    # A pair this expert skipped (broken image, unclear instruction) is not offered to them again.
+    skipped = exists(select(Skip.id).join(Assignment, Assignment.id == Skip.assignment_id).where(
+        Assignment.expert_id == expert.id, Assignment.item_id == Item.id,
+        or_(and_(Assignment.left_output_id == oa.id, Assignment.right_output_id == ob.id),
+            and_(Assignment.left_output_id == ob.id, Assignment.right_output_id == oa.id))))
     base = (select(Item.id, oa.id, ob.id)
             .join(oa, and_(oa.item_id == Item.id, oa.model_id == model_a))
             .join(ob, and_(ob.item_id == Item.id, ob.model_id == model_b))
-            .where(Item.pool_id == pool.id, Item.category == category, ~judged)
+            .where(Item.pool_id == pool.id, Item.category == category, ~judged, ~skipped)
             .order_by(Item.pick_key).limit(1))
     row = db.execute(base.where(Item.pick_key >= key)).first() or db.execute(base.where(Item.pick_key < key)).first()
     return None if row is None else (int(row[0]), int(row[1]), int(row[2]))

@@ -79,10 +79,26 @@ EXPECT: dict[str, dict[str, str]] = {
     "GET /admin/pools/<pool_name>/experts": roles("admin"),
     "POST /admin/pools/<pool_name>/experts/<email>/exclusion": roles("admin"),
     "GET /api/v1/audit": roles("admin"),
+    "GET /api/v1/pools/<pool_name>/items": roles("researcher", "admin"),
+    "GET /api/v1/pools/<pool_name>/models": roles("researcher", "admin"),
+    "PATCH /api/v1/pools/<pool_name>/models/<path:model_name>": roles("admin"),
+    "GET /api/v1/pools/<pool_name>/progress": roles("researcher", "admin"),
+    "POST /api/v1/pools/<pool_name>/imports": roles("admin"),
+    "GET /api/v1/imports/<int:job_id>": roles("admin", admin=ANY),  # no such job: 404 for the admin
+    "GET /api/v1/tokens": roles("admin"),
+    "POST /api/v1/tokens": roles("admin"),
+    "DELETE /api/v1/tokens/<int:token_id>": roles("admin", admin=ANY),  # no such token: 404 for the admin
+    "POST /api/v1/assignments/<int:assignment_id>/skip": roles("expert", other_expert=FORBIDDEN),
+    "POST /api/v1/assignments/<int:assignment_id>/renew": roles("expert", other_expert=FORBIDDEN),
+    "GET /api/v1/pools/<pool_name>/my-progress": roles("expert", other_expert=ANY),
+    "GET /api/v1/pools/<pool_name>/skips": roles("researcher", "admin"),
+    # a small image has no tiles: 404 for anyone logged in, never served to the anonymous
+    "GET /images/<sha>/tiles/<int:level>/<int:col>_<int:row>.png": {"anonymous": LOGIN, **{r: ANY for r in ROLES}},
 }
 
 # Values for URL parameters, by name (filled in by the fixture where they are data).
-STATIC_VALUES = {"pool_name": "pool-1", "variant": "preview", "filename": "style.css"}
+STATIC_VALUES = {"pool_name": "pool-1", "variant": "preview", "filename": "style.css", "model_name": "model-a",
+                 "job_id": 987654, "token_id": 987654, "level": 0, "col": 0, "row": 0}
 
 REQUIRED_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options")
 

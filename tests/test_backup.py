@@ -57,13 +57,13 @@ def _populate(app: Any, client: Any, make_pool: Any, make_user: Any, token_for: 
     admin = token_for(make_user("admin"))
     client.patch("/api/v1/pools/pool-1", headers=admin, json={"settings": {"gold_share": 0.1}})
     # A cached fit (bootstrap leaderboard) and audit entries are rows like any other.
-    assert client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=20", headers=admin).status_code == 200
+    assert client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=100", headers=admin).status_code == 200
 
 
 def _leaderboards(app: Any) -> list[str]:
     boards = []
     for category in ("all", "apparel", "food"):
-        result = _cli(app, "leaderboard", "pool-1", "--category", category, "--format", "csv", "--bootstrap", "50")
+        result = _cli(app, "leaderboard", "pool-1", "--category", category, "--format", "csv", "--bootstrap", "100")
         assert result.exit_code == 0, result.output
         boards.append(result.output)
     return boards

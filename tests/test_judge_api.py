@@ -41,7 +41,7 @@ def judgment_rows(app):
 def test_assignment_advertises_fields_and_urls(client, make_pool, expert) -> None:
     make_pool()
     a = issue(client, expert)
-    assert a["accepts"] == ["unsure", "pins"]
+    assert a["accepts"] == ["unsure", "pins", "unacceptable", "criteria"]
     assert a["skip_url"].endswith(f"/assignments/{a['id']}/skip")
     assert a["renew_url"].endswith(f"/assignments/{a['id']}/renew")
     assert "clipped_highlights" in a["tags"] and "changes_outside" in a["tags"]
@@ -121,8 +121,9 @@ def test_skip_flags_the_item_and_gives_another_pair(client, make_pool, make_user
     assert result.exit_code == 0 and json.loads(result.output.splitlines()[0])["reason"] == "image broken"
 
 
-def test_a_skipped_pair_is_not_offered_again(client, make_pool, expert, app) -> None:
-    make_pool(items=2, models=("m1", "m2"))  # two pairs in all
+@pytest.mark.parametrize("scheduler", ["active", "uniform"])
+def test_a_skipped_pair_is_not_offered_again(client, make_pool, expert, app, scheduler) -> None:
+    make_pool(items=2, models=("m1", "m2"), scheduler=scheduler)  # two pairs in all
     a = issue(client, expert)
     assert client.post(a["skip_url"], headers=expert, json={"reason": "image broken"}).status_code == 201
     b = issue(client, expert)

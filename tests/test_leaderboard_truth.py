@@ -111,7 +111,8 @@ def test_page_is_csp_ready_with_an_axis_and_a_shared_scale(client, make_pool, ma
         assert "Left-position effect" in html and "Tie parameter" in html
     axes = {c: re.search(r"The axis runs from (\S+) to (\S+) on every", html).groups() for c, html in pages.items()}
     assert len(set(axes.values())) == 1  # one scale across the tabs
-    assert "rgba(" not in pages["all"] and re.search(r"background: #[0-9a-f]{6}; color: #", pages["all"])
+    # colours as data attributes, applied by page.js (no style attributes under the CSP)
+    assert "rgba(" not in pages["all"] and re.search(r'data-bg="#[0-9a-f]{6}" data-fg="#', pages["all"])
     davidson = client.get("/pools/pool-1/leaderboard?ties=davidson&position=1").get_data(as_text=True)
     assert "Davidson tie parameter ν" in davidson and "Left-position effect (log-odds" in davidson
 
@@ -142,7 +143,7 @@ def test_terminal_table_names_the_fit(client, make_pool, make_user, token_for, r
     out = runner.invoke(args=["leaderboard", "pool-1", "--ties", "davidson"])
     assert out.exit_code == 0
     assert (f"ties=davidson position=0 intervals={board['interval_method']} bootstrap=0 "
-            f"seed=20240601 judgments={board['judgments']} scheduler=uniform "
+            f"seed=20240601 judgments={board['judgments']} scheduler={board['provenance']['scheduler']} "
             f"digest={board['provenance']['data_digest'][:12]}") in out.output
     assert "Davidson tie parameter:" in out.output
     for s in board["separation"]:

@@ -139,7 +139,7 @@ def test_judging_time_through_the_api_is_within_the_wall_clock(client, make_pool
 
 
 def test_every_judgments_export_column_is_present_and_right(app, client, make_pool, make_user, token_for) -> None:
-    from pairwise.exports import COLUMNS
+    from pairwise.exports import COLUMNS, STYLE_COLUMNS
     make_pool(items=1)
     make_user("expert")
     researcher = token_for(make_user("researcher"))
@@ -157,6 +157,7 @@ def test_every_judgments_export_column_is_present_and_right(app, client, make_po
             "tags_left": [], "tags_right": [], "seconds": 12.0,
             "created_at": stored.created_at.isoformat(timespec="seconds") + "Z", "judgment_id": stored.id,
             "unacceptable_left": False, "unacceptable_right": False, "excluded": False, "unsure": False, "pins": [],
+            **dict.fromkeys(STYLE_COLUMNS),  # image statistics: empty until measured
         }
     # The README's promise: at least these, in the CSV header and every JSONL row.
     promised = ["pool", "category", "item", "model_left", "model_right", "choice", "expert", "rationale", "created_at"]
@@ -167,8 +168,8 @@ def test_every_judgments_export_column_is_present_and_right(app, client, make_po
     reader = csv.DictReader(io.StringIO(text))
     assert tuple(reader.fieldnames or ()) == COLUMNS
     row = next(reader)
-    as_text = {k: (";".join(v) if isinstance(v, list) else str(int(v)) if isinstance(v, bool) else str(v))
-               for k, v in expected.items()}
+    as_text = {k: (";".join(v) if isinstance(v, list) else str(int(v)) if isinstance(v, bool)
+                   else "" if v is None else str(v)) for k, v in expected.items()}
     as_text["excluded"] = "False"  # written as the JSON value's Python text
     assert row == as_text
 
