@@ -28,7 +28,7 @@ from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Poo
 
 #: Refit a category's posterior after this many new judgments (until then
 #: they count as information in flight) ...
-REFRESH_JUDGMENTS = 20
+REFRESH_JUDGMENTS = 10
 #: ... and every category's when they are this old (new items, models and
 #: categories join then).
 REFRESH_SECONDS = 60

@@ -10,21 +10,27 @@ Two schedulers (a pool's ``settings.scheduler``):
     are ever listed.
 
 ``active``
-    first a *model pair*, then an item holding both outputs. The model pair
-    maximises the expected information gain about the category's
-    Bradley-Terry strengths under a Laplace (Gaussian) approximation of the
-    posterior (:func:`laplace_posterior`): for a pair (i, j) with difference
-    variance ``v`` and win probability ``p`` one more judgment gains
-    ``0.5 * log(1 + p (1 - p) v)`` nats (the greedy D-optimal pick). Open
-    assignments are *information in flight*: each one is folded into the
-    covariance by a Sherman-Morrison update before scoring, so fifty experts
-    asking at once spread over fifty different pairs. Three rules keep
-    coverage: a share :data:`UNIFORM_SHARE` of picks is uniform over item pairs
-    (every model pair keeps getting judgments, and the estimate keeps an
-    unbiased slice to check against); a model with fewer than
-    :data:`PLACEMENT_JUDGMENTS` judgments (e.g. one newly added to the pool) is
-    placed first, against the opponents that tell most about it; and a tiny
-    count bonus breaks ties towards rarely compared pairs. Sides are random.
+    first a *model pair*, then an item holding both outputs (the item is the
+    caller's query). The model pair is chosen under a Laplace (Gaussian)
+    approximation of the category's Bradley-Terry posterior
+    (:func:`laplace_posterior`). Pairs in flight (open assignments, and
+    judgments the stored posterior has not seen yet) are folded into the
+    covariance by Sherman-Morrison updates first (:func:`add_in_flight`), so
+    fifty experts asking at once spread over many pairs. Then:
+
+    - a share :data:`UNIFORM_SHARE` of picks is uniform over model pairs, so
+      every pair keeps getting judgments;
+    - a model with fewer than :data:`PLACEMENT_JUDGMENTS` judgments (e.g.
+      one newly added) is placed first, against its most informative
+      opponents (:func:`information_gain`);
+    - otherwise a share :data:`RANKING_SHARE` of picks maximises
+      :func:`ranking_gain` (the expected drop in the chance that a pair's
+      order is wrong: what Kendall's tau counts) and the rest
+      :func:`variance_reduction` (the greedy A-optimal pick: the total
+      variance of the centred scores, which keeps the clearly best and worst
+      models from being starved).
+
+    Sides are random. ``scripts/bench_scheduling.py`` measures the choice.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ UNIFORM_SHARE = 0.05
 #: Of the other picks, the share that refines the ranking (neighbours in the
 #: current order); the rest shrink the scores' total variance.
 RANKING_SHARE = 0.7
+#: Ranking picks count the wrongly ordered pairs up to this many places apart
+#: in the current ranking.
+RANKING_REACH = 3
 #: A model with fewer judgments than this (in its category, counting pairs in
 #: flight) is placed before anything else is refined.
 PLACEMENT_JUDGMENTS = 6
@@ -139,6 +148,8 @@ def laplace_posterior(
     """
     w = np.asarray(wins, dtype=np.float64)
     k = w.shape[0]
+    if k == 0:
+        return np.zeros(0), np.zeros((0, 0))
     n = w + w.T
     precision = 1.0 / prior_sd**2
     s = np.zeros(k) if start is None or len(start) != k else np.asarray(start, dtype=np.float64).copy()
@@ -215,25 +226,43 @@ def _expected_wrong_order(gap: NDArray, shift: NDArray, variance: NDArray) -> ND
     return (wrong * _WEIGHTS).sum(axis=-1)
 
 
-def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None) -> NDArray[np.float64]:
+def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
+                 reach: int = RANKING_REACH) -> NDArray[np.float64]:
     """(K, K): how much one more judgment of each pair lowers the expected
-    chance that the pair's order is wrong (what Kendall's tau counts).
+    number of wrongly ordered pairs among near neighbours in the current
+    ranking (what Kendall's tau counts; far pairs are settled already).
 
     ``cov_now`` is the posterior as stored, ``cov`` the one after the pairs in
-    flight; the estimate moves as judgments come in (a preposterior: the
-    difference's mean shifts by a normal with the variance the judgments
-    remove), so a pair estimated as an exact tie still gains, and a pair
-    already being judged by others gains less.
+    flight. A judgment of (i, j) shrinks the variance of every difference
+    (k, l) it informs (a Sherman-Morrison update); the estimates move as the
+    judgments come in (a preposterior: each difference's mean shifts by a
+    normal with the variance removed), so a pair estimated as an exact tie
+    still gains, and pairs already being judged by others gain less.
     """
     mean = np.asarray(mean, dtype=np.float64)
-    cov_now = cov if cov_now is None else cov_now
-    v = difference_variance(cov)
-    v_now = difference_variance(cov_now)
+    cov = np.asarray(cov, dtype=np.float64)
+    cov_now = cov if cov_now is None else np.asarray(cov_now, dtype=np.float64)
+    k = mean.shape[0]
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.argsort(mean, kind="stable")] = np.arange(k)
+    first, second = np.triu_indices(k, 1)
+    near = np.abs(rank[first] - rank[second]) <= reach
+    first, second = first[near], second[near]
+    v, v_now = difference_variance(cov), difference_variance(cov_now)
     gap = mean[:, None] - mean[None, :]
     p = _sigmoid(gap)
     w = p * (1 - p)
-    after = v / (1.0 + w * v)  # the difference's variance after one more judgment of it
-    gain = _expected_wrong_order(gap, v_now - v, v) - _expected_wrong_order(gap, v_now - after, after)
+    # For candidate (i, j) and target (a, b): the update shrinks var(s_a - s_b)
+    # by w_ij (c_ai - c_aj - c_bi + c_bj)^2 / (1 + w_ij v_ij).
+    d = cov[first] - cov[second]  # (P, K)
+    shrink = (w / (1.0 + w * v))[None] * (d[:, :, None] - d[:, None, :]) ** 2  # (P, K, K)
+    v_target, v_target_now = v[first, second], v_now[first, second]
+    g_target = gap[first, second]
+    after = np.clip(v_target[:, None, None] - shrink, 1e-12, None)
+    before = _expected_wrong_order(g_target, v_target_now - v_target, v_target)[:, None, None]
+    later = _expected_wrong_order(np.broadcast_to(g_target[:, None, None], after.shape),
+                                  v_target_now[:, None, None] - after, after)
+    gain = (before - later).sum(axis=0)
     np.fill_diagonal(gain, 0.0)
     return np.clip(gain, 0.0, None)
 

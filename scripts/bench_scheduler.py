@@ -98,6 +98,9 @@ def build(db, name: str, n_items: int, n_models: int, n_judgments: int, schedule
         cells[cell] = cells.get(cell, 0) + 1
     _insert(db, JudgmentCell, [{"pool_id": pool.id, "category": c, "left_model_id": left, "right_model_id": right,
                                 "choice": ch, "n": n} for (c, left, right, ch), n in cells.items()])
+    if db.get_bind().dialect.name == "postgresql":  # rows given explicit ids leave the sequences behind
+        for table in ("image", "item", "output", "assignment"):
+            db.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))
 
 
 def p95(values: list[float]) -> float:

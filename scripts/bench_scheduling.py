@@ -283,8 +283,25 @@ def over_http(args: argparse.Namespace) -> bool:
     from pairwise.db import get_engine
     from pairwise.migrate import upgrade
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from pairwise.config import normalise_database_url
+
     tmp = tempfile.mkdtemp()
-    url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    url, drop = f"sqlite:///{tmp}/bench.db", None
+    if args.database_url:  # a fresh PostgreSQL database beside the given one, dropped at the end
+        given = make_url(normalise_database_url(args.database_url))
+        fresh = f"pairwise_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(given, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{fresh}"'))
+        url, drop = given.set(database=fresh).render_as_string(hide_password=False), (admin, fresh)
     app = create_app({"DATABASE_URL": url, "IMAGE_DIR": tmp, "SECRET_KEY": "bench"})
     with app.app_context():
         upgrade(get_engine())
@@ -297,9 +314,9 @@ def over_http(args: argparse.Namespace) -> bool:
     try:
         for k in args.k:
             worlds = [make_world(k, seed) for seed in range(args.worlds)]
-            cap = args.max_judgments or 80 * (k - 1)
+            cap = args.max_judgments or 95 * (k - 1)
             result = {}
-            for policy in ("uniform", "active"):
+            for policy in args.policies:
                 start = time.perf_counter()
                 size, batches = k - 1, cap // (k - 1)
                 taus, rmses = np.zeros((len(worlds), batches)), np.zeros((len(worlds), batches))
@@ -316,12 +333,21 @@ def over_http(args: argparse.Namespace) -> bool:
                 result[policy] = summarise(curve)
                 print(f"K={k} {policy} over HTTP: {result[policy]} ({time.perf_counter() - start:.0f} s)",
                       file=sys.stderr)
+            if len(result) < 2:
+                continue
             rows_ = report(k, result, cap, args.worlds)
             all_ok &= all(r.endswith("| met |") for r in rows_)
             lines += rows_
     finally:
         httpd.shutdown()
         httpd.server_close()
+        with app.app_context():
+            get_engine().dispose()
+        if drop is not None:
+            admin, fresh = drop
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+            admin.dispose()
     print(f"through the HTTP API ({'PostgreSQL' if args.database_url else 'SQLite'}), {args.experts} concurrent "
           f"simulated experts, {args.worlds} seeded worlds per cell, {args.items} items per world")
     print("\n".join(header + lines))
@@ -337,6 +363,8 @@ def main() -> None:
     parser.add_argument("--experts", type=int, default=4, help="concurrent simulated experts (--http)")
     parser.add_argument("--items", type=int, default=200, help="items per simulated pool (--http)")
     parser.add_argument("--database-url", default=None, help="--http: a PostgreSQL database (default: SQLite)")
+    parser.add_argument("--policies", nargs="+", default=["uniform", "active"], choices=["uniform", "active"],
+                        help="--http: the schedulers to run (the worlds are the same whichever run)")
     args = parser.parse_args()
     ok = over_http(args) if args.http else in_process(args)
     sys.exit(0 if ok else 1)

@@ -67,7 +67,7 @@ def test_leaderboard_is_cached_but_never_stale(app, client, make_pool, make_user
 
 
 def test_options_reach_the_engine(app, client, make_pool, make_user, token_for) -> None:
-    make_pool(items=3, scheduler="uniform")  # the choice sequence below was written for uniform pairs
+    make_pool(items=3, scheduler="uniform")  # the answers below were chosen for uniform's stream
     expert = token_for(make_user("expert"))
     choices = iter(["left", "tie", "right", "left", "tie", "left", "both_bad", "left", "right"])
     judge_all(client, expert, lambda body: next(choices))
