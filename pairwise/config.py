@@ -15,7 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_DIR": None,  # None: images/ under the instance folder
     "SECRET_KEY": None,  # None: a random key kept in instance/secret_key
     "ASSIGNMENT_MINUTES": 120,  # how long an issued pair stays valid
-    "BOOTSTRAP_ROUNDS": 1000,  # leaderboard intervals (downloads and pages)
+    "BOOTSTRAP_ROUNDS": 1000,  # the page's "bootstrap" intervals (snapped to the allowed round counts)
     "BOOTSTRAP_SEED": 20240601,
     "HOURLY_RATE": 35.0,  # USD per expert hour, for cost estimates
     "MAX_UPLOAD_MB": 200,  # item uploads (routes marked security.accepts_upload)
@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,  # per client address over all accounts
     "PROXY_HOPS": 0,  # reverse proxies in front that set X-Forwarded-For (client address)
     "MAX_ARCHIVE_MB": 4096,  # unpacked size of a bulk-import archive
+    "SQLITE_BUSY_SECONDS": 10.0,  # how long an SQLite write waits for another's lock (then 503)
+    "TILE_CACHE_IMAGES": 4,  # decoded images each process keeps for cutting zoom tiles
     "SESSION_COOKIE_SECURE": False,
     # Flask's own defaults set these too, so they must be overridden here.
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -34,8 +36,8 @@ DEFAULTS: dict[str, Any] = {
 
 _INTS = {"LOGIN_WINDOW_SECONDS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS", "PROXY_HOPS",
          "ASSIGNMENT_MINUTES", "BOOTSTRAP_ROUNDS", "BOOTSTRAP_SEED", "MAX_UPLOAD_MB", "MAX_BODY_KB", "MAX_IMAGE_PIXELS",
-         "MAX_ARCHIVE_MB"}
-_FLOATS = {"HOURLY_RATE"}
+         "MAX_ARCHIVE_MB", "TILE_CACHE_IMAGES"}
+_FLOATS = {"HOURLY_RATE", "SQLITE_BUSY_SECONDS"}
 _BOOLS = {"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 
 
