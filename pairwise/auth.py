@@ -112,16 +112,15 @@ def set_categories(db: Session, user: User, categories: list[str] | None) -> int
     """Change the categories an expert may judge (None: all); return how many
     open pairs outside them were withdrawn (expired now, so the expert's next
     request issues a pair they may judge)."""
-    from .schema import Assignment, Item, Judgment, utcnow
+    from .schema import Assignment, Item, utcnow
     user.categories = ",".join(categories) if categories else None
     if categories is None:
         db.flush()
         return 0
     now = utcnow()
     outside = (select(Assignment.id).join(Item, Item.id == Assignment.item_id)
-               .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
-               .where(Assignment.expert_id == user.id, Assignment.expires_at > now,
-                      Judgment.id.is_(None), Item.category.not_in(categories)))
+               .where(Assignment.expert_id == user.id, Assignment.is_open, Assignment.expires_at > now,
+                      Item.category.not_in(categories)))
     ids = list(db.scalars(outside))
     if ids:
         db.execute(update(Assignment).where(Assignment.id.in_(ids)).values(expires_at=now, is_open=False))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .errors import Conflict, Gone, Invalid
 from .manifest import CONTROL
-from .schema import Assignment, Item, Judgment, Output, Pool, Skip, User, utcnow
+from .schema import Assignment, Item, Judgment, Pool, Skip, User, utcnow
 
 MAX_PINS = 50
 MAX_REASON = 500
@@ -60,13 +60,12 @@ def parse_pins(body: dict[str, Any], tags: dict[str, list[str]]) -> list[dict[st
 
 
 def _open_assignment(db: Session, assignment: Assignment, now: datetime) -> Assignment | None:
-    """Another unanswered, unexpired assignment of the same expert in the same pool."""
+    """Another open, unexpired assignment of the same expert in the same pool."""
     return db.scalar(select(Assignment)
-                     .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
                      .where(Assignment.pool_id == assignment.pool_id,
                             Assignment.expert_id == assignment.expert_id,
                             Assignment.id != assignment.id,
-                            Assignment.expires_at > now, Judgment.id.is_(None)).limit(1))
+                            Assignment.is_open, Assignment.expires_at > now).limit(1))
 
 
 def _check_unanswered(db: Session, assignment: Assignment) -> None:
@@ -92,6 +91,9 @@ def renew(db: Session, assignment: Assignment, *, minutes: int, now: datetime | 
     if assignment.expires_at <= now and _open_assignment(db, assignment, now) is not None:
         raise Gone(f"assignment {assignment.id} expired and another pair was issued since")
     assignment.expires_at = max(assignment.expires_at, now + timedelta(minutes=minutes))
+    # A lapsed pair may have been closed when the expert asked for the next one
+    # (and none was left): renewing opens it again, under the one-open-pair index.
+    assignment.is_open = True
     db.flush()
     return assignment
 
@@ -118,6 +120,7 @@ def skip(db: Session, assignment: Assignment, reason: str, now: datetime | None 
                expert_id=assignment.expert_id, reason=reason, created_at=now)
     db.add(row)
     assignment.expires_at = min(assignment.expires_at, now)
+    assignment.is_open = False
     db.flush()  # the unique assignment_id turns a racing second skip into an error here
     return row
 
@@ -149,13 +152,10 @@ def progress(db: Session, pool: Pool, expert: User, since: datetime) -> dict[str
                        .where(Judgment.expert_id == expert.id, Judgment.created_at >= since)).one()
     mine = db.scalar(select(func.count(Judgment.id))
                      .where(Judgment.pool_id == pool.id, Judgment.expert_id == expert.id)) or 0
-    sizes = select(func.count(Output.id).label("n")).join(Item, Item.id == Output.item_id) \
-        .where(Item.pool_id == pool.id)
-    categories = expert.category_list
-    if categories is not None:
-        sizes = sizes.where(Item.category.in_(categories))
-    sizes = sizes.group_by(Output.item_id).subquery()
-    pairs = db.scalar(select(func.coalesce(func.sum(sizes.c.n * (sizes.c.n - 1) / 2), 0))) or 0
-    total = db.scalar(select(func.count(Judgment.id)).where(Judgment.pool_id == pool.id)) or 0
+    from . import judging, pools  # judging calls this module
+
+    # The pairs the scheduler could give this expert (same rules: categories, retired models).
+    pairs = sum(n * (n - 1) // 2 for n in judging.item_sizes(db, pool, expert).values())
+    total = pools.pool_counts(db, pool)["judgments"]  # from the count cells, not a scan of judgments
     return {"today_judgments": today[0], "today_seconds": round(float(today[1]), 1),
             "pool_judged_by_you": mine, "pool_pairs_for_you": int(pairs), "pool_judgments": total}

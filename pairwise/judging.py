@@ -24,7 +24,7 @@ NO_CRITERIA: tuple[dict[str, Any], ...] = ()
 MAX_RATIONALE = 5000
 
 
-def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
+def item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
     """item id -> number of outputs, for the items this expert may judge."""
     query = (select(Output.item_id, func.count()).join(Item, Item.id == Output.item_id)
              .join(Model, Model.id == Output.model_id)  # retired models get no new pairs
@@ -37,7 +37,7 @@ def _item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
 
 def _taken(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
     """(item, left output, right output) of the pairs this expert has judged, skipped or holds open."""
-    # Only pairs of models still in play count, as in _item_sizes. A skipped
+    # Only pairs of models still in play count, as in item_sizes. A skipped
     # pair (broken image, unclear instruction) is not offered to the same expert again.
     active = select(Output.id).join(Model, Model.id == Output.model_id).where(Model.retired_at.is_(None))
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
@@ -113,7 +113,7 @@ def _choose_uniform(db: Session, pool: Pool, expert: User,
     """(item, left output, right output), uniformly over the pairs left to this expert."""
     # Per-item counts, then only the chosen item's outputs: the cost grows
     # with the number of items, not with items x pairs.
-    item_id = scheduling.choose_item(_item_sizes(db, pool, expert), _judged_counts(db, pool, expert), rng)
+    item_id = scheduling.choose_item(item_sizes(db, pool, expert), _judged_counts(db, pool, expert), rng)
     if item_id is None:
         return None
     outputs = db.scalars(select(Output.id).join(Model, Model.id == Output.model_id)

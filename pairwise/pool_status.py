@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .errors import Invalid, NotFound
 from .manifest import CONTROL, MODEL_NAME
-from .schema import Assignment, Item, Judgment, JudgmentCell, Model, Output, Pool, utcnow
+from .schema import Assignment, Item, JudgmentCell, Model, Output, Pool, utcnow
 
 MAX_PAGE = 1000
 
@@ -125,8 +125,7 @@ def progress(db: Session, pool: Pool, now: datetime | None = None) -> dict[str, 
     for name, n in db.execute(
             select(Item.category, func.count()).select_from(Assignment)
             .join(Item, Item.id == Assignment.item_id)
-            .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
-            .where(Assignment.pool_id == pool.id, Assignment.expires_at > now, Judgment.id.is_(None))
+            .where(Assignment.pool_id == pool.id, Assignment.is_open, Assignment.expires_at > now)
             .group_by(Item.category)):
         category(name)["open_assignments"] = n
     rows = []

@@ -259,3 +259,21 @@ def test_tiles_can_be_cut_ahead(app, runner, client, expert) -> None:
     a = issue(client, expert, "big")
     tile = get(client, a["right"]["tile_url"].format(level=1, col=2, row=1), expert)
     assert tile.status_code == 200 and Image.open(io.BytesIO(tile.data)).size == (1250 - 1024, 850 - 512)
+
+
+def test_a_lapsed_pair_closed_by_the_scheduler_can_be_renewed_and_judged(client, make_pool, expert, app) -> None:
+    from pairwise.db import get_db
+    from pairwise.judging import close_lapsed
+    from pairwise.schema import Assignment, utcnow
+    make_pool(items=1, models=("m1", "m2"))
+    a = issue(client, expert)
+    expire(app, a["id"])
+    with app.app_context():  # what the expert's next request for a pair does first
+        db = get_db()
+        row = db.get(Assignment, a["id"])
+        close_lapsed(db, row.pool_id, row.expert_id, utcnow())
+        db.commit()
+    assert client.post(a["renew_url"], headers=expert).status_code == 200
+    with app.app_context():
+        assert get_db().get(Assignment, a["id"]).is_open  # open again, so its answer is taken
+    assert client.post(a["submit_url"], headers=expert, json=GOOD).status_code == 201
