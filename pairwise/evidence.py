@@ -69,19 +69,40 @@ def rebuild(db: Session) -> None:
 
 # ----- counts -----------------------------------------------------------------
 
+def _excluded_experts(db: Session, pool: Pool) -> list[int]:
+    from .experts import exclusions  # it imports the leaderboards, which import this module
+
+    return [row.expert_id for row in exclusions(db, pool)]
+
+
 def shown_counts(db: Session, pool: Pool, category: str = ALL) -> dict[int, int]:
-    """model id -> judgments that showed its output (either side), from the count cells."""
+    """model id -> judgments that showed its output (either side), from the count cells.
+
+    Excluded experts' judgments are left out, as they are from every fit.
+    """
     cell = JudgmentCell
     where = [cell.pool_id == pool.id] + ([cell.category == category] if category != ALL else [])
     sides = union_all(select(cell.left_model_id.label("model_id"), cell.n).where(*where),
                       select(cell.right_model_id.label("model_id"), cell.n).where(*where)).subquery()
-    return {model_id: int(n) for model_id, n in
-            db.execute(select(sides.c.model_id, func.sum(sides.c.n)).group_by(sides.c.model_id))}
+    shown = {model_id: int(n) for model_id, n in
+             db.execute(select(sides.c.model_id, func.sum(sides.c.n)).group_by(sides.c.model_id))}
+    excluded = _excluded_experts(db, pool)
+    if excluded:
+        where = [Judgment.pool_id == pool.id, Judgment.expert_id.in_(excluded), Judgment.gold_pair_id.is_(None)]
+        where += [Judgment.category == category] if category != ALL else []
+        theirs = union_all(select(Judgment.left_model_id.label("model_id")).where(*where),
+                           select(Judgment.right_model_id.label("model_id")).where(*where)).subquery()
+        for model_id, n in db.execute(select(theirs.c.model_id, func.count()).group_by(theirs.c.model_id)):
+            shown[model_id] = shown.get(model_id, 0) - int(n)
+    return shown
 
 
 def mark_counts(db: Session, pool: Pool, category: str = ALL,
                 mark: str | None = None) -> dict[tuple[int, str], int]:
-    """(model id, mark) -> how many judgments put that mark on the model's output (from the cells)."""
+    """(model id, mark) -> how many judgments put that mark on the model's output (from the cells).
+
+    Excluded experts' marks are left out, as their judgments are from every fit.
+    """
     query = (select(MarkCell.model_id, MarkCell.mark, func.sum(MarkCell.n))
              .where(MarkCell.pool_id == pool.id)
              .group_by(MarkCell.model_id, MarkCell.mark))
@@ -89,7 +110,20 @@ def mark_counts(db: Session, pool: Pool, category: str = ALL,
         query = query.where(MarkCell.category == category)
     if mark is not None:
         query = query.where(MarkCell.mark == mark)
-    return {(model_id, name): int(n) for model_id, name, n in db.execute(query)}
+    counts = {(model_id, name): int(n) for model_id, name, n in db.execute(query)}
+    excluded = _excluded_experts(db, pool)
+    if excluded:
+        theirs = (select(JudgmentMark.model_id, JudgmentMark.mark, func.count())
+                  .join(Judgment, Judgment.id == JudgmentMark.judgment_id)
+                  .where(JudgmentMark.pool_id == pool.id, Judgment.expert_id.in_(excluded))
+                  .group_by(JudgmentMark.model_id, JudgmentMark.mark))
+        if category != ALL:
+            theirs = theirs.where(JudgmentMark.category == category)
+        if mark is not None:
+            theirs = theirs.where(JudgmentMark.mark == mark)
+        for model_id, name, n in db.execute(theirs):
+            counts[model_id, name] = counts.get((model_id, name), 0) - int(n)
+    return counts
 
 
 def artifact_rates(db: Session, pool: Pool, category: str = ALL) -> list[artifacts.Rate]:

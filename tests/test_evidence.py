@@ -187,6 +187,37 @@ def test_artifact_rates_api_cli_and_unacceptable_column(client, app, runner, mak
     assert "unacceptable 100% [68-100%]" in cli.output
 
 
+def test_excluded_experts_leave_the_artifact_and_unacceptable_rates(client, app, make_pool, make_user,
+                                                                   token_for, admin, researcher) -> None:
+    """An excluded expert's marks leave the rates as their choices leave the fit, and come back on inclusion."""
+    make_pool(categories=("apparel", "food"), items=2, tags={"halo": "Halos", "smear": "Smeared"},
+              criteria=CRITERIA)
+    flagger = make_user("expert", email="flagger@example.com")
+    judge_all(client, app, token_for(flagger), flaw_answers)
+    judge_all(client, app, token_for(make_user("expert", email="calm@example.com")),
+              lambda left, right: {"choice": "left", "criteria": {"texture": "same"}})
+
+    def halo_and_unacceptable() -> tuple[tuple[int, int], tuple[int, int]]:
+        rows = {(r["model"], r["tag"]): r for r in
+                client.get("/api/v1/pools/pool-1/artifacts", headers=researcher).json["rows"]}
+        board = {r["model"]: r for r in
+                 client.get("/api/v1/pools/pool-1/leaderboard?bootstrap=0", headers=researcher).json["rows"]}
+        return ((rows["model-a", "halo"]["flagged"], rows["model-a", "halo"]["shown"]),
+                (board["model-a"]["unacceptable"], board["model-a"]["judgments"]))
+
+    assert halo_and_unacceptable() == ((8, 16), (8, 16))
+    response = client.post("/api/v1/pools/pool-1/experts/flagger@example.com/exclusion", headers=admin,
+                           json={"reason": "flags everything"})
+    assert response.status_code == 201
+    assert halo_and_unacceptable() == ((0, 8), (0, 8))
+    food = {(r["model"], r["tag"]): r for r in client.get(
+        "/api/v1/pools/pool-1/artifacts?category=food", headers=researcher).json["rows"]}
+    assert (food["model-a", "halo"]["flagged"], food["model-a", "halo"]["shown"]) == (0, 4)
+    assert client.delete("/api/v1/pools/pool-1/experts/flagger@example.com/exclusion",
+                         headers=admin).status_code == 200
+    assert halo_and_unacceptable() == ((8, 16), (8, 16))
+
+
 def test_bad_artifact_requests(client, runner, make_pool, researcher, make_user, token_for) -> None:
     make_pool()
     for url, status, reason in [
