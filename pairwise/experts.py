@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from . import quality, ranking
@@ -171,8 +171,14 @@ def _fit_scores(db: Session, pool: Pool) -> dict[int, float]:
     return {model_id: float(s) for model_id, s in zip(ids, fit.scores)}
 
 
-def rated(db: Session, pool: Pool, expert_id: int | None = None) -> list[quality.Rated]:
-    """The pool's judgments (or one expert's) as plain records for :mod:`pairwise.quality`."""
+def rated(db: Session, pool: Pool, expert_id: int | None = None, *,
+          around: int | None = None) -> list[quality.Rated]:
+    """The pool's judgments (or one expert's) as plain records for :mod:`pairwise.quality`.
+
+    ``around``: one expert's judgments and, of everybody else's, only those of
+    the pairs that expert judged too: all that expert's own figures need
+    (overlap agreement included), without reading the whole pool.
+    """
     scores = _fit_scores(db, pool)
     query = (select(Judgment.expert_id, Judgment.choice, Judgment.seconds, Judgment.rationale,
                     Judgment.gold_pair_id, Judgment.left_model_id, Judgment.right_model_id,
@@ -181,6 +187,12 @@ def rated(db: Session, pool: Pool, expert_id: int | None = None) -> list[quality
              .where(Judgment.pool_id == pool.id).order_by(Judgment.id))
     if expert_id is not None:
         query = query.where(Judgment.expert_id == expert_id)
+    if around is not None:
+        theirs = (select(Judgment.low_output_id, Judgment.high_output_id)
+                  .where(Judgment.pool_id == pool.id, Judgment.expert_id == around,
+                         Judgment.low_output_id.is_not(None)))
+        query = query.where(or_(Judgment.expert_id == around,
+                                tuple_(Judgment.low_output_id, Judgment.high_output_id).in_(theirs)))
     out = []
     for (expert, choice, seconds, rationale, gold_id, left_model, right_model, gold_side, item,
          left_output, right_output) in db.execute(query):
@@ -226,9 +238,9 @@ def own_figures(db: Session, expert: User) -> list[dict[str, Any]]:
     pool_ids = list(db.scalars(select(Judgment.pool_id).where(Judgment.expert_id == expert.id).distinct()))
     out = []
     for pool in db.scalars(select(PoolRow).where(PoolRow.id.in_(pool_ids)).order_by(PoolRow.name)):
-        # Overlap agreement needs the other experts' answers on the shared pairs; only
-        # the expert's own figures leave this function.
-        rows = rated(db, pool)
+        # Overlap agreement needs the other experts' answers on the shared pairs (and
+        # only those); only the expert's own figures leave this function.
+        rows = rated(db, pool, around=expert.id)
         mine = quality.assess(rows).get(expert.id)
         if mine is None:
             continue

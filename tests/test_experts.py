@@ -65,6 +65,35 @@ def test_experts_report_json_and_csv(client, admin, judged_pool, make_user, toke
     assert client.get("/api/v1/pools/pool-1/experts?format=xml", headers=admin).status_code == 422
 
 
+def test_own_figures_match_the_admin_report_and_read_only_shared_pairs(client, admin, make_pool, make_user,
+                                                                      token_for, app) -> None:
+    """The expert's own overlap agreement equals the admin report's, computed from their pairs only."""
+    make_pool(items=4, models=("model-a", "model-b", "model-c"))
+    people = {name: make_user("expert", email=f"{name}@example.com") for name in ("ann", "ben", "cat")}
+    tokens = {name: token_for(user) for name, user in people.items()}
+    judge_all(client, tokens["ann"], 12, choice="left")
+    judge_all(client, tokens["ben"], 6, choice="right")  # half of ann's pairs
+    judge_all(client, tokens["cat"], 12, choice="left")
+    report = {r["email"]: r for r in client.get("/api/v1/pools/pool-1/experts", headers=admin).json["experts"]}
+    for name in people:
+        [mine] = client.get("/api/v1/me/quality", headers=tokens[name]).json["pools"]
+        theirs = report[f"{name}@example.com"]
+        for key in ("judgments", "overlap_judged", "overlap_agreement", "fit_agreement", "fit_expected",
+                    "median_seconds", "gold_judged"):
+            assert mine[key] == theirs[key], (name, key)
+    assert report["ben@example.com"]["overlap_judged"] == 6 and report["ann@example.com"]["overlap_judged"] == 12
+    from pairwise import experts
+    from pairwise.db import get_db
+    from pairwise.pools import get_pool
+
+    with app.app_context():
+        db = get_db()
+        rows = experts.rated(db, get_pool(db, "pool-1"), around=people["ben"].id)
+        # ben's 6, and ann's and cat's answers on those 6 pairs: nothing else.
+        assert len(rows) == 18
+        assert sorted(r.expert for r in rows).count(people["ben"].id) == 6
+
+
 def test_an_expert_cannot_read_other_experts_figures(client, judged_pool, login, make_user) -> None:
     alice = judged_pool["alice"]
     assert client.get("/api/v1/pools/pool-1/experts", headers=alice).status_code == 403
