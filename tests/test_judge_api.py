@@ -261,6 +261,42 @@ def test_tiles_can_be_cut_ahead(app, runner, client, expert) -> None:
     assert tile.status_code == 200 and Image.open(io.BytesIO(tile.data)).size == (1250 - 1024, 850 - 512)
 
 
+def test_tiles_cut_on_first_view_are_the_precut_bytes_from_one_decode(app, client, expert, monkeypatch) -> None:
+    from pairwise import tiles
+    from pairwise.context import current_store
+    from pairwise.media import views as media
+    decodes: list[str] = []
+
+    def counting(path):
+        decodes.append(path.name)
+        return tiles.decode(path)
+
+    monkeypatch.setattr(media, "_pixels", tiles.PixelCache(decoder=counting))
+    big_pool(app)
+    info = issue(client, expert, "big")["left"]
+    sha = info["url"].rsplit("/", 1)[1][:-4]
+    served = {}
+    for level, cols, rows in ((0, 5, 4), (1, 3, 2)):
+        for col in range(cols):
+            for row in range(rows):
+                response = get(client, info["tile_url"].format(level=level, col=col, row=row), expert)
+                assert response.status_code == 200
+                assert int(response.headers["Content-Length"]) == len(response.data)
+                served[f"tiles/{level}/{col}_{row}.png"] = response.data
+    for kind in ("thumb_url", "preview_url"):
+        assert get(client, info[kind], expert).status_code == 200
+    assert decodes == [f"{sha}.png"]  # thumb, preview and 26 tiles: one decode
+    with app.app_context():
+        store = current_store()
+        precut: dict[str, bytes] = {}
+        tiles.cut_all(store.path(sha), precut.__contains__, precut.__setitem__)
+        assert precut == served  # the same bytes whoever cuts them, whenever
+        from pairwise.imaging import make_variant
+        full = store.path(sha).read_bytes()
+        for variant in ("thumb", "preview"):  # display sizes made from the shared decode
+            assert store.path(sha, variant).read_bytes() == make_variant(full, variant)
+
+
 def test_a_lapsed_pair_closed_by_the_scheduler_can_be_renewed_and_judged(client, make_pool, expert, app) -> None:
     from pairwise.db import get_db
     from pairwise.judging import close_lapsed
