@@ -177,9 +177,11 @@ def find_item(db: Session, pool: Pool, category: str, model_a: int, model_b: int
     high = case((oa.id < ob.id, ob.id), else_=oa.id)
     judged = exists(select(Judgment.id).where(Judgment.expert_id == expert.id,
                                               Judgment.low_output_id == low, Judgment.high_output_id == high))
-    # A pair this expert skipped (broken image, unclear instruction) is not offered to them again.
-    skipped = exists(select(Skip.id).join(Assignment, Assignment.id == Skip.assignment_id).where(
+    # A pair this expert skipped (broken image, unclear instruction) is not offered to them again;
+    # nor the pair they hold while the one after it is chosen (queued, see judging.queue_next).
+    skipped = exists(select(Assignment.id).where(
         Assignment.expert_id == expert.id, Assignment.item_id == Item.id,
+        or_(Assignment.queued, Assignment.id.in_(select(Skip.assignment_id))),
         or_(and_(Assignment.left_output_id == oa.id, Assignment.right_output_id == ob.id),
             and_(Assignment.left_output_id == ob.id, Assignment.right_output_id == oa.id))))
     base = (select(Item.id, oa.id, ob.id)

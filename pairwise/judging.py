@@ -36,14 +36,15 @@ def item_sizes(db: Session, pool: Pool, expert: User) -> dict[int, int]:
 
 
 def _taken(pool: Pool, expert: User) -> Select[tuple[int, int, int]]:
-    """(item, left output, right output) of the pairs this expert has judged, skipped or holds open."""
+    """(item, left output, right output) of the pairs this expert has judged, skipped, holds open or queued."""
     # Only pairs of models still in play count, as in item_sizes. A skipped
     # pair (broken image, unclear instruction) is not offered to the same expert again.
     active = select(Output.id).join(Model, Model.id == Output.model_id).where(Model.retired_at.is_(None))
     return (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
             .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                   or_(Judgment.id.is_not(None), Assignment.is_open, Assignment.id.in_(select(Skip.assignment_id))),
+                   or_(Judgment.id.is_not(None), Assignment.is_open, Assignment.queued,
+                       Assignment.id.in_(select(Skip.assignment_id))),
                    Assignment.gold_pair_id.is_(None),
                    Assignment.left_output_id.in_(active), Assignment.right_output_id.in_(active)))
 
@@ -89,6 +90,74 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
                         .order_by(Assignment.issued_at).limit(1))
     if pending is not None:
         return pending
+    queued = _open_queued(db, pool, expert, minutes=minutes, now=now)
+    if queued is not None:
+        return queued
+    return _issue(db, pool, expert, rng=rng, minutes=minutes, now=now)
+
+
+def queue_next(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator,
+               minutes: int, now: datetime | None = None) -> Assignment | None:
+    """The pair the expert will get after the open one, reserved now (the judge
+    page shows it the moment the open one is answered); None when there is no
+    open pair or nothing else is left.
+
+    Idempotent like :func:`next_assignment`: the pair already queued, if any.
+    Chosen by the same code as any pair (gold and overlap draws included),
+    just before the open pair's answer is known.
+    """
+    now = now or utcnow()
+    if not pool.is_open:
+        raise Conflict(f"pool {pool.name!r} is closed")
+    lock_for_issuing(db, pool.id, expert.id)
+    close_lapsed(db, pool.id, expert.id, now)
+    mine = (Assignment.pool_id == pool.id, Assignment.expert_id == expert.id)
+    current = db.scalar(select(Assignment).where(*mine, Assignment.is_open).limit(1))
+    if current is None:
+        return None
+    queued = db.scalar(select(Assignment).where(*mine, Assignment.queued).limit(1))
+    if queued is not None:
+        return queued
+    # The issuing code makes an open assignment, and one pair may be open: the
+    # open pair steps aside as the queued one meanwhile (still taken, so it
+    # cannot be chosen again), then the two trade places.
+    current.is_open, current.queued = False, True
+    db.flush()
+    ahead = _issue(db, pool, expert, rng=rng, minutes=minutes, now=now)
+    if ahead is not None:
+        ahead.is_open = False
+        db.flush()
+    current.is_open, current.queued = True, False
+    db.flush()
+    if ahead is not None:
+        ahead.queued = True
+        db.flush()
+    return ahead
+
+
+def _open_queued(db: Session, pool: Pool, expert: User, *, minutes: int, now: datetime) -> Assignment | None:
+    """Open the pair queued for the expert, when it may still be judged; its time starts now."""
+    queued = db.scalar(select(Assignment).where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
+                                                Assignment.queued).limit(1))
+    if queued is None:
+        return None
+    queued.queued = False
+    categories = expert.category_list
+    retired = db.scalar(select(func.count()).select_from(Output).join(Model, Model.id == Output.model_id)
+                        .where(Output.id.in_((queued.left_output_id, queued.right_output_id)),
+                               Model.retired_at.is_not(None)))
+    if retired or (categories is not None and queued.item.category not in categories):
+        db.flush()  # withdrawn while it waited (a retired model, the expert's categories): never shown
+        return None
+    queued.is_open, queued.issued_at = True, now
+    queued.expires_at = now + timedelta(minutes=minutes)
+    db.flush()
+    return queued
+
+
+def _issue(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator,
+           minutes: int, now: datetime) -> Assignment | None:
+    """A new open assignment from the gold/overlap draw or the scheduler."""
     special = gold.special_assignment(db, pool, expert, rng=rng, minutes=minutes, now=now)
     if special is not None:  # a gold or overlap pair (issue 7)
         return special

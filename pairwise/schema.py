@@ -218,6 +218,9 @@ class Assignment(Base):
         # The pairs in flight in a pool, for the active scheduler.
         Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open = 1"),
               postgresql_where=text("is_open")),
+        # At most one pair issued ahead (queued) per expert and pool.
+        Index("uq_assignment_queued_expert_pool", "expert_id", "pool_id", unique=True,
+              sqlite_where=text("queued = 1"), postgresql_where=text("queued")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -238,6 +241,10 @@ class Assignment(Base):
     right_output: Mapped[Output] = relationship(foreign_keys=[right_output_id])
     # True from issue until it is judged or found expired (closed before issuing).
     is_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Issued ahead (judging.queue_next): reserved for the expert, who already
+    # sees it, while the open pair is being answered; opened (issued_at and
+    # expires_at reset) when the expert asks for the next pair. Never open too.
+    queued: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     judgment: Mapped[Judgment | None] = relationship(back_populates="assignment")
     gold_pair: Mapped[GoldPair | None] = relationship()

@@ -261,6 +261,42 @@ def test_tiles_can_be_cut_ahead(app, runner, client, expert) -> None:
     assert tile.status_code == 200 and Image.open(io.BytesIO(tile.data)).size == (1250 - 1024, 850 - 512)
 
 
+def test_tiles_cut_on_first_view_are_the_precut_bytes_from_one_decode(app, client, expert, monkeypatch) -> None:
+    from pairwise import tiles
+    from pairwise.context import current_store
+    from pairwise.media import views as media
+    decodes: list[str] = []
+
+    def counting(path):
+        decodes.append(path.name)
+        return tiles.decode(path)
+
+    monkeypatch.setattr(media, "_pixels", tiles.PixelCache(decoder=counting))
+    big_pool(app)
+    info = issue(client, expert, "big")["left"]
+    sha = info["url"].rsplit("/", 1)[1][:-4]
+    served = {}
+    for level, cols, rows in ((0, 5, 4), (1, 3, 2)):
+        for col in range(cols):
+            for row in range(rows):
+                response = get(client, info["tile_url"].format(level=level, col=col, row=row), expert)
+                assert response.status_code == 200
+                assert int(response.headers["Content-Length"]) == len(response.data)
+                served[f"tiles/{level}/{col}_{row}.png"] = response.data
+    for kind in ("thumb_url", "preview_url"):
+        assert get(client, info[kind], expert).status_code == 200
+    assert decodes == [f"{sha}.png"]  # thumb, preview and 26 tiles: one decode
+    with app.app_context():
+        store = current_store()
+        precut: dict[str, bytes] = {}
+        tiles.cut_all(store.path(sha), precut.__contains__, precut.__setitem__)
+        assert precut == served  # the same bytes whoever cuts them, whenever
+        from pairwise.imaging import make_variant
+        full = store.path(sha).read_bytes()
+        for variant in ("thumb", "preview"):  # display sizes made from the shared decode
+            assert store.path(sha, variant).read_bytes() == make_variant(full, variant)
+
+
 def test_a_lapsed_pair_closed_by_the_scheduler_can_be_renewed_and_judged(client, make_pool, expert, app) -> None:
     from pairwise.db import get_db
     from pairwise.judging import close_lapsed
@@ -277,3 +313,72 @@ def test_a_lapsed_pair_closed_by_the_scheduler_can_be_renewed_and_judged(client,
     with app.app_context():
         assert get_db().get(Assignment, a["id"]).is_open  # open again, so its answer is taken
     assert client.post(a["submit_url"], headers=expert, json=GOOD).status_code == 201
+
+
+# ----- the pair after this one, reserved ahead ---------------------------------------------
+
+def ahead(client, headers, pool="pool-1"):
+    return client.post(f"/api/v1/pools/{pool}/assignments/ahead", headers=headers)
+
+
+def pair_of(a):
+    return {a["left"]["url"], a["right"]["url"]}, a["instruction"]
+
+
+@pytest.mark.parametrize("scheduler", ["uniform", "active"])
+def test_the_next_pair_is_queued_ahead_and_opened_when_asked_for(client, make_pool, expert, app, scheduler) -> None:
+    from pairwise.db import get_db
+    from pairwise.schema import Assignment
+    make_pool(items=2, scheduler=scheduler)  # 2 items x 3 pairs
+    assert ahead(client, expert).status_code == 204  # nothing open to queue behind
+    first = issue(client, expert)
+    queued = ahead(client, expert)
+    assert queued.status_code == 201 and queued.json["id"] != first["id"]
+    assert pair_of(queued.json) != pair_of(first)  # never the pair being judged
+    assert ahead(client, expert).json["id"] == queued.json["id"]  # idempotent, like issuing
+    assert issue(client, expert)["id"] == first["id"]  # a reload still gets the open pair
+    with app.app_context():
+        row = get_db().get(Assignment, queued.json["id"])
+        assert row.queued and not row.is_open
+    response = client.post(first["submit_url"], json=GOOD, headers=expert)
+    assert response.status_code == 201
+    second = issue(client, expert)
+    assert second["id"] == queued.json["id"]  # the queued pair is opened, its clock reset
+    with app.app_context():
+        row = get_db().get(Assignment, second["id"])
+        assert row.is_open and not row.queued and row.expires_at > row.issued_at
+    assert client.post(second["submit_url"], json=GOOD, headers=expert).status_code == 201
+    # Every pair once: issuing ahead neither repeats nor loses a pair.
+    seen = [pair_of(first), pair_of(second)]
+    while (a := client.post("/api/v1/pools/pool-1/assignments", headers=expert)).status_code == 201:
+        q = ahead(client, expert)
+        assert q.status_code == 204 or pair_of(q.json) not in seen + [pair_of(a.json)]
+        seen.append(pair_of(a.json))
+        assert client.post(a.json["submit_url"], json=GOOD, headers=expert).status_code == 201
+    assert ahead(client, expert).status_code == 204
+    assert len(seen) == 6 and len({(frozenset(u), i) for u, i in seen}) == 6
+
+
+def test_a_queued_pair_follows_a_skip_and_is_dropped_when_withdrawn(client, make_pool, expert, app) -> None:
+    from pairwise.auth import set_categories
+    from pairwise.db import get_db
+    from pairwise.schema import Assignment, User
+    make_pool(items=2, categories=("apparel", "food"))
+    first = issue(client, expert)
+    queued = ahead(client, expert).json
+    assert client.post(first["skip_url"], json={"reason": "cannot judge"}, headers=expert).status_code == 201
+    assert issue(client, expert)["id"] == queued["id"]
+    # The expert's categories change while a pair waits outside them: it is never opened.
+    nxt = ahead(client, expert).json
+    with app.app_context():
+        db = get_db()
+        user = db.scalar(select(User).where(User.role == "expert"))
+        keep = "food" if nxt["category"] == "apparel" else "apparel"
+        set_categories(db, user, [keep])
+        db.commit()
+    client.post(queued["submit_url"], json=GOOD, headers=expert)
+    after = client.post("/api/v1/pools/pool-1/assignments", headers=expert)
+    assert after.status_code == 201 and after.json["id"] != nxt["id"] and after.json["category"] == keep
+    with app.app_context():
+        row = get_db().get(Assignment, nxt["id"])
+        assert not row.queued and not row.is_open

@@ -123,6 +123,8 @@ def test_keyboard_only_judging_on_one_screen(app, live_server, browser_page, mak
         page.keyboard.type(RATIONALE)
         page.keyboard.press("Control+Enter")
         expect(page.locator("#judge")).not_to_have_attribute("data-assignment", assignment)
+        # The next pair shows at once (issued ahead); the save completes behind it.
+        expect(page.locator("#judge")).to_have_attribute("data-saved", assignment)
         # Focus and scroll are back at the top of the new pair: the next key is a choice, not text.
         expect(page.locator("#instruction")).to_be_focused()
         assert page.evaluate("window.scrollY") == 0
@@ -280,6 +282,7 @@ def test_double_submit_and_a_lost_answer_store_one_judgment(app, live_server, br
     page.fill("#rationale", RATIONALE)
     page.keyboard.press("Control+Enter")
     expect(page.locator("#judge")).not_to_have_attribute("data-assignment", first)
+    expect(page.locator("#judge")).to_have_attribute("data-saved", first)
     assert count(app, Judgment) == 1
     assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) == 36  # one Idempotency-Key, retried
 
@@ -289,6 +292,7 @@ def test_double_submit_and_a_lost_answer_store_one_judgment(app, live_server, br
     page.fill("#rationale", RATIONALE)
     page.evaluate("() => { const f = document.getElementById('judgment-form'); f.requestSubmit(); f.requestSubmit(); }")
     expect(page.locator("#judge")).not_to_have_attribute("data-assignment", second)
+    expect(page.locator("#judge")).to_have_attribute("data-saved", second)
     assert count(app, Judgment) == 2
     assert len(keys) == 3 and keys[2] != keys[0]
 
@@ -312,7 +316,7 @@ def test_pinned_tag_reaches_the_export(app, live_server, browser_page, make_user
     expect(page.locator("#chips-right")).to_contain_text("1 pin")
     page.fill("#rationale", RATIONALE)
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.getElementById('judge').dataset.lastSwitchMs || !document.getElementById('done').hidden")
+    page.wait_for_function("document.getElementById('judge').dataset.saved")
     with client.get("/api/v1/pools/pool-1/judgments?format=jsonl", headers=researcher) as response:
         row = json.loads(response.get_data(as_text=True).splitlines()[0])
     [pin] = row["pins"]
@@ -353,6 +357,42 @@ def test_an_expired_pair_is_renewed_on_submit(app, live_server, browser_page, ma
         db.commit()
     page.keyboard.press("Control+Enter")
     expect(page.locator("#judge")).not_to_have_attribute("data-assignment", first)
+    expect(page.locator("#judge")).to_have_attribute("data-saved", first)
+    assert count(app, Judgment) == 1
+
+
+def test_a_refused_save_brings_the_pair_back_with_its_answer(app, live_server, browser_page, make_user) -> None:
+    from pairwise.schema import Judgment
+    page = browser_page
+    make_pool_with(app, items=3)
+    open_judge(page, live_server, make_user("expert").email)
+    first = page.locator("#judge").get_attribute("data-assignment")
+    # The pair after this one is reserved and decoded while the expert works.
+    page.wait_for_function("document.getElementById('judge').dataset.assignment && "
+                           "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/assignments/ahead'))")
+    page.wait_for_timeout(300)  # its thumbnails decode
+    refused = {"n": 0}
+
+    def refuse_once(route: Any) -> None:
+        if refused["n"] == 0:
+            refused["n"] += 1
+            route.fulfill(status=422, content_type="application/json", body='{"error": "rationale: too vague"}')
+        else:
+            route.continue_()
+
+    page.route("**/judgment", refuse_once)
+    page.keyboard.press("2")
+    page.fill("#rationale", RATIONALE)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#error")).to_contain_text("too vague")
+    expect(page.locator("#judge")).to_have_attribute("data-assignment", first)  # back, answer kept
+    expect(page.locator("#choice-right")).to_be_checked()
+    expect(page.locator("#rationale")).to_have_value(RATIONALE)
+    assert count(app, Judgment) == 0
+    page.keyboard.press("Control+Enter")  # again: stored once, and the reserved pair follows
+    expect(page.locator("#judge")).to_have_attribute("data-saved", first)
+    expect(page.locator("#judge")).not_to_have_attribute("data-assignment", first)
+    assert page.locator("#judge").get_attribute("data-timing") == "0,0"  # shown with no request on the way
     assert count(app, Judgment) == 1
 
 

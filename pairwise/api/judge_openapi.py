@@ -33,6 +33,13 @@ JUDGMENT_PROPERTIES: dict[str, Any] = {
                        "y": {"type": "number", "minimum": 0, "maximum": 1}}}}}
 
 PATHS: dict[str, Any] = {
+    "/api/v1/pools/{pool}/assignments/ahead": {"parameters": [_POOL], "post": {
+        "summary": "reserve the pair after the open one (the judge page shows it the moment the open one "
+                   "is answered); the next POST .../assignments opens it, its time starting then",
+        "responses": {"201": {"description": "the queued assignment (same fields as an issued one)",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Assignment"}}}},
+                      "204": {"description": "no open pair to queue behind, or nothing else left"},
+                      "409": _error("pool closed")}}},
     "/api/v1/assignments/{id}/skip": {"parameters": _ID, "post": {
         "summary": "skip a pair with a reason; flags the item for admins; not a judgment",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {

@@ -7,6 +7,9 @@ Three kinds of URL, one per distinct byte content:
   very bytes of the full image (small images), it redirects there;
 - ``/images/<sha>/tiles/<level>/<col>_<row>.png``: a tile of a pyramid level
   (see :mod:`pairwise.tiles`), made on first request and cached in the store.
+
+A large image is decoded once per process for all of these (its display
+sizes and its tiles): :class:`pairwise.tiles.PixelCache`.
 """
 
 from __future__ import annotations
@@ -15,24 +18,40 @@ import io
 from pathlib import Path
 from typing import Any
 
+from PIL import Image as PILImage
 from flask import Blueprint, abort, current_app, redirect, send_file, url_for
 
 from .. import tiles
 from ..auth import login_required
 from ..context import current_store
-from ..imaging import DISPLAY_SIZES
+from ..imaging import DISPLAY_SIZES, make_variant
 from ..schema import Image
 from ..storage import ensure_variant
 
 bp = Blueprint("media", __name__, url_prefix="/images")
 
-_levels = tiles.LevelCache()
+_pixels = tiles.PixelCache()
+
+
+def _decoded(sha: str, full: Path) -> Any:
+    _pixels.max_images = current_app.config.get("TILE_CACHE_IMAGES", 4)
+    return _pixels.pixels(sha, full)
 
 
 def _file(sha: str, variant: str = "full") -> Path:
+    store = current_store()
     try:
+        if variant != "full" and not store.path(sha, variant).is_file():
+            full = store.path(sha)
+            width, height = tiles.png_size(full)  # FileNotFoundError when absent
+            if tiles.tiled_levels(width, height):
+                # A large image: its tiles will want the same decode, so make the
+                # display size from the shared one (same bytes as ensure_variant's).
+                data = make_variant(full.read_bytes(), variant,
+                                    decoded=PILImage.fromarray(_decoded(sha, full)))
+                store.write_cached(store.path(sha, variant), data)
         # Display sizes are made on first request (imports store full images only).
-        path = ensure_variant(current_store(), sha, variant)
+        path = ensure_variant(store, sha, variant)
     except (KeyError, FileNotFoundError):
         abort(404)
     if not path.is_file():
@@ -93,9 +112,8 @@ def tile(sha: str, level: int, col: int, row: int) -> Any:
     store = current_store()
     cached = store.cache_path(sha, f"tiles/{level}/{col}_{row}.png")
     if not cached.is_file():
-        _levels.max_images = current_app.config.get("TILE_CACHE_IMAGES", 4)
-        data = tiles.tile_png(_levels.level(sha, full, level), col, row)
-        store.write_cached(cached, data)
+        # Only this tile is cut (a few ms once the image is decoded).
+        store.write_cached(cached, tiles.tile_png(_decoded(sha, full), level, col, row))
     return _send(cached, f"{sha}-t{level}-{col}-{row}")
 
 

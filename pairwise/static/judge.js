@@ -803,6 +803,26 @@
     }
     if (!startedAt) prefetchDetail();
     refreshProgress();
+    queueAhead();
+  }
+
+  // ----- the pair after this one, reserved and decoded while the expert works -------
+  // Submit then shows it at once; the save and the request that opens it follow.
+  let ahead = null;  // {data, ready}
+  async function queueAhead() {
+    const holder = current;
+    if (!holder || (ahead && ahead.data.id !== holder.id)) return;
+    let response;
+    try { response = await post(root.dataset.nextUrl + "/ahead"); } catch (err) { return; }
+    if (response.status !== 201 || current !== holder) return;
+    const data = await response.json().catch(() => null);
+    if (!data || data.id === holder.id) return;
+    const entry = {data: data, ready: false};
+    ahead = entry;
+    await Promise.all(LAYERS.map((l) => preload(data[l].thumb_url)));
+    entry.ready = true;
+    // The fit view's sharper picture too, once the thumbnails are in hand.
+    for (const l of LAYERS) if (data[l].preview_url !== data[l].thumb_url) preload(data[l].preview_url);
   }
 
   function show(data) {
@@ -886,6 +906,53 @@
     return {response: null, retried: retried};
   }
 
+  async function save(assignment, payload, key) {
+    let {response, retried} = await sendWithRetry(assignment.submit_url, payload, key);
+    if (response && response.status === 410 && assignment.renew_url) {
+      // Expired while the expert wrote: renew when the pair is still valid.
+      const renewed = await post(assignment.renew_url).catch(() => null);
+      if (renewed && renewed.ok) ({response, retried} = await sendWithRetry(assignment.submit_url, payload, key));
+    }
+    return {response: response, retried: retried};
+  }
+
+  // The save of a pair already replaced on screen by the next one.
+  async function afterSave(assignment, next, response, retried) {
+    if (response && (response.ok || (response.status === 409 && retried))) {
+      dropDraft(assignment.id);
+      judgedHere++;
+      root.dataset.saved = String(assignment.id);
+    } else if (response && (response.status === 409 || response.status === 410)) {
+      const data = await response.json().catch(() => ({}));
+      dropDraft(assignment.id);
+      showError("The previous pair could not be saved: " + (data.error || "it can no longer be judged") + ".");
+    } else {
+      // Nothing stored: back to that pair with its answer (the draft still holds it).
+      const data = response ? await response.json().catch(() => ({})) : {};
+      ahead = {data: next, ready: true};
+      show(assignment);
+      if (response) { state.key = uuid(); saveDraft(); }
+      busy = false;
+      $("submit").disabled = false;
+      showError(response ? (data.error || ("Could not save (" + response.status + "). Press Submit again."))
+        : "Could not reach the server. Your answer is kept here: press Submit again.");
+      return;
+    }
+    // Open the pair on show (the server starts its clock now); another one if it was withdrawn.
+    let opened = null;
+    for (let attempt = 0; attempt < 7 && !opened; attempt++) {
+      opened = await post(root.dataset.nextUrl).catch(() => null);
+      if (!opened) await sleep(Math.min(300 * 2 ** attempt, 8000));
+    }
+    const data = opened && opened.status === 201 ? await opened.json().catch(() => null) : null;
+    if (!data || data.id !== next.id || current !== next) { await loadNext(); return; }
+    current = Object.assign(next, data);
+    busy = false;
+    $("submit").disabled = false;
+    refreshProgress();
+    queueAhead();
+  }
+
   let judgedHere = 0;
   async function submit() {
     if (!current || busy) return;
@@ -905,12 +972,18 @@
     $("submit").disabled = true;
     const assignment = current;
     const payload = body();
-    let {response, retried} = await sendWithRetry(assignment.submit_url, payload, state.key);
-    if (response && response.status === 410 && assignment.renew_url) {
-      // Expired while the expert wrote: renew when the pair is still valid.
-      const renewed = await post(assignment.renew_url).catch(() => null);
-      if (renewed && renewed.ok) ({response, retried} = await sendWithRetry(assignment.submit_url, payload, state.key));
+    const key = state.key;
+    const next = ahead && ahead.ready && ahead.data.id !== assignment.id ? ahead.data : null;
+    if (next) {
+      // The next pair is already here, decoded: show it now, save behind it.
+      ahead = null;
+      sharpStart = started;
+      show(next);
+      root.dataset.timing = "0,0";
+      requestAnimationFrame(() => { root.dataset.lastSwitchMs = (performance.now() - started).toFixed(1); });
     }
+    let {response, retried} = await save(assignment, payload, key);
+    if (next) { await afterSave(assignment, next, response, retried); return; }
     if (!response) {
       busy = false; $("submit").disabled = false;
       showError("Could not reach the server. Your answer is kept here: press Submit again.");
@@ -919,6 +992,7 @@
     if (response.ok || (response.status === 409 && retried)) {
       dropDraft(assignment.id);
       judgedHere++;
+      root.dataset.saved = String(assignment.id);
       showError("");
       await loadNext(started);
       return;
