@@ -64,6 +64,7 @@ EXPECT: dict[str, dict[str, str]] = {
     "PATCH /api/v1/pools/<pool_name>": roles("admin"),
     "POST /api/v1/pools/<pool_name>/items": roles("admin"),
     "POST /api/v1/pools/<pool_name>/assignments": roles("expert"),  # other categories: 204, nothing for them
+    "POST /api/v1/pools/<pool_name>/assignments/ahead": roles("expert"),  # 204 without an open pair
     "POST /api/v1/assignments/<int:assignment_id>/judgment": roles("expert", other_expert=FORBIDDEN),
     "GET /api/v1/pools/<pool_name>/leaderboard": roles("researcher", "admin"),
     "GET /api/v1/pools/<pool_name>/judgments": roles("researcher", "admin"),
