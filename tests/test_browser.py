@@ -100,6 +100,7 @@ def test_expert_judges_then_researcher_downloads(app, live_server, page, make_po
         page.fill("#rationale", rationale)
         page.click("#submit")
         expect(page.locator("#judge")).not_to_have_attribute("data-assignment", current)  # next pair shown
+        expect(page.locator("#judge")).to_have_attribute("data-saved", current)  # saved behind it
         assert len(judgments(app)) == n + 1
 
     stored = judgments(app)
