@@ -11,6 +11,7 @@ other, so the expert cannot tell them apart.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,8 @@ def add_designated(db: Session, pool: Pool, *, item: object, better: object, wor
 
 
 def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int = 40_000_000,
-                  prepared: PreparedSentinel | None = None) -> GoldPair | None:
+                  prepared: PreparedSentinel | None = None,
+                  known_images: Mapping[str, Image] | None = None) -> GoldPair | None:
     """A generated gold pair for ``item``: one output against a degraded copy of itself.
 
     The output and the degradation are chosen from the item's id, so seeding
@@ -87,7 +89,7 @@ def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int
     index, kind = sentinels.plan(item.external_id, outputs)
     output_id, sha = outputs[index]
     if prepared is not None and (prepared.of_sha256, prepared.kind) == (sha, kind):
-        image = image_row(db, prepared.image)
+        image = image_row(db, prepared.image, known_images)
     else:
         image = image_row(db, make_sentinel_image(store, sha, kind, name=f"{item.external_id}-sentinel.png",
                                                   max_pixels=max_pixels))

@@ -227,8 +227,10 @@ def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: i
     return image_row(db, put_image(store, upload, max_pixels=max_pixels))
 
 
-def image_row(db: Session, stored: StoredImage) -> Image:
-    """The (new or known) database row of a stored image."""
+def image_row(db: Session, stored: StoredImage, known: Mapping[str, Image] | None = None) -> Image:
+    """The (new or known) database row of a stored image (from ``known`` when there)."""
+    if known is not None and stored.sha256 in known:
+        return known[stored.sha256]
     image = db.scalar(select(Image).where(Image.sha256 == stored.sha256))
     if image is None:
         image = Image(sha256=stored.sha256, width=stored.width, height=stored.height,
@@ -236,6 +238,22 @@ def image_row(db: Session, stored: StoredImage) -> Image:
         db.add(image)
         db.flush()
     return image
+
+
+def image_rows(db: Session, stored: Iterable[StoredImage]) -> dict[str, Image]:
+    """The rows of many stored images by sha256, the missing ones added: a few queries in all."""
+    wanted = {image.sha256: image for image in stored}
+    shas = list(wanted)
+    rows: dict[str, Image] = {}
+    for start in range(0, len(shas), 500):
+        rows.update((row.sha256, row) for row in db.scalars(select(Image).where(
+            Image.sha256.in_(shas[start:start + 500]))))
+    new = [Image(sha256=sha, width=image.width, height=image.height, byte_size=image.byte_size)
+           for sha, image in wanted.items() if sha not in rows]
+    db.add_all(new)
+    db.flush()
+    rows.update((row.sha256, row) for row in new)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -247,13 +265,17 @@ class ItemResult:
 
 def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, category: str,
              instruction: str, source: Upload | None, outputs: Mapping[str, Upload | None],
-             max_pixels: int = 40_000_000, prepared: PreparedItem | None = None) -> ItemResult:
+             max_pixels: int = 40_000_000, prepared: PreparedItem | None = None,
+             known_images: Mapping[str, Image] | None = None,
+             known_models: dict[str, Model] | None = None) -> ItemResult:
     """Add an item and its outputs; the seeding script's id makes this idempotent.
 
     Sending the same item again changes nothing; sending it with outputs of new
     models adds those (a model joining a running pool); anything that differs
     from what is stored is a conflict. ``prepared`` (from
-    :func:`prepare_images`, e.g. in a worker process) stands for the uploads.
+    :func:`prepare_images`, e.g. in a worker process) stands for the uploads;
+    ``known_images`` and ``known_models`` (rows by sha256 and by name, the
+    latter filled in here) save a query per image and model when seeding.
     """
     instruction = instruction.strip() if isinstance(instruction, str) else instruction
     try:
@@ -270,8 +292,8 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
         prepared = prepare_images(store, source, {m: up for m, up in outputs.items() if up is not None},
                                   resample=pool.resample_outputs, max_pixels=max_pixels,
                                   sentinel_for=item_id if new else None)
-    source_image = image_row(db, prepared.source)
-    output_images = {name: image_row(db, stored) for name, stored in prepared.outputs.items()}
+    source_image = image_row(db, prepared.source, known_images)
+    output_images = {name: image_row(db, stored, known_images) for name, stored in prepared.outputs.items()}
 
     item = db.scalar(select(Item).where(Item.pool_id == pool.id, Item.external_id == item_id))
     created = item is None
@@ -297,13 +319,17 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
             if existing[name] != image.id:
                 raise Conflict(f"item {item_id!r}: model {name!r} already has a different output")
             continue
-        model = _model(db, pool, name)
+        model = _model(db, pool, name) if known_models is None else known_models.get(name)
+        if model is None:
+            model = _model(db, pool, name)
+            if known_models is not None:
+                known_models[name] = model
         db.add(Output(item_id=item.id, model_id=model.id, image_id=image.id))
         new_outputs += 1
     db.flush()
     if created and pool.gold_share > 0:
         from .gold import make_sentinel
-        make_sentinel(db, store, item, max_pixels=max_pixels, prepared=prepared.sentinel)
+        make_sentinel(db, store, item, max_pixels=max_pixels, prepared=prepared.sentinel, known_images=known_images)
     return ItemResult(item=item, created=created, new_outputs=new_outputs)
 
 
@@ -375,12 +401,17 @@ def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str |
     elif settings:
         apply_settings(pool, settings)
     created = unchanged = added = 0
+    # Not the sentinels' copies: an item created meanwhile by another import
+    # does not use its own, which would leave an unreferenced row.
+    known_images = image_rows(db, (image for prepared in prepared_items
+                                   for image in (prepared.source, *prepared.outputs.values())))
+    known_models: dict[str, Model] = {}
     for entry, prepared in zip(manifest.items, prepared_items, strict=True):
         try:
             result = add_item(db, store, pool, item_id=entry.id, category=entry.category,
                               instruction=entry.instruction, source=None,
                               outputs=dict.fromkeys(entry.outputs), max_pixels=max_pixels,
-                              prepared=prepared)
+                              prepared=prepared, known_images=known_images, known_models=known_models)
         except Invalid as exc:
             raise Invalid(f"{entry.category}/{entry.id}: {exc.message}") from None
         created += result.created
