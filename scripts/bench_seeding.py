@@ -220,6 +220,7 @@ def bench_api(manifest: Path, images_total: int, database_url: str, server_worke
                             break
                     except OSError:
                         time.sleep(0.1)
+                _wait_until_booted(server.pid, server_workers)
                 server_cpu_before = sum(_cpu_seconds(pid) for pid in _descendants(server.pid))
                 started = time.perf_counter()
                 done = subprocess.run(
@@ -239,6 +240,23 @@ def bench_api(manifest: Path, images_total: int, database_url: str, server_worke
             drop()  # type: ignore[operator]
     return {"seconds": seconds, "images_per_s": images_total / seconds, "peak_rss_mb": server_peak,
             "cpu_per_image_ms": 1000 * server_cpu / images_total}
+
+
+def _wait_until_booted(pid: int, workers: int, timeout: float = 60.0) -> None:
+    """Until every gunicorn worker has imported the app and sits idle.
+
+    The port opens before the workers have imported anything; without this
+    wait their start-up (numpy, Pillow, SQLAlchemy, the app) was counted as
+    CPU spent on the upload.
+    """
+    deadline, last = time.monotonic() + timeout, -1.0
+    while time.monotonic() < deadline:
+        pids = _descendants(pid)
+        total = sum(_cpu_seconds(p) for p in pids)
+        if len(pids) >= 1 + workers and total == last:
+            return
+        last = total
+        time.sleep(0.5)
 
 
 def _cpu_seconds(pid: int) -> float:
