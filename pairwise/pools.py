@@ -383,6 +383,11 @@ def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str |
         _check_pool_name(name)
     effective = {**(NEW_POOL_SETTINGS if pool is None else pool.settings()), **check_settings(settings)}
     known = set() if pool is None else set(db.scalars(select(Item.external_id).where(Item.pool_id == pool.id)))
+    allowed = effective.get("categories")
+    for entry in manifest.items if allowed else ():
+        if entry.category not in allowed:
+            raise Invalid(f"{entry.category}/{entry.id}: category {entry.category!r} is not one of this "
+                          f"pool's ({', '.join(allowed)})")
     gold = (effective.get("gold_share") or 0) > 0
     resample = bool(effective.get("resample_outputs"))
     jobs = [_PrepareJob(store.root, entry.source, dict(entry.outputs), resample, max_pixels,

@@ -137,3 +137,18 @@ def test_max_filter_is_pillows() -> None:
     for shape in ((1, 1), (7, 9), (3, 40), (64, 50)):
         image = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
         assert np.array_equal(np.asarray(max_filter(image, 5)), np.asarray(image.filter(ImageFilter.MaxFilter(5))))
+
+
+def test_a_category_the_pool_refuses_stops_the_run_before_any_image_work(app, tmp_path: Path) -> None:
+    from pairwise import manifest, pools
+    from pairwise.context import current_store
+    from pairwise.db import get_db
+    from pairwise.errors import Invalid
+
+    path = write_manifest(tmp_path, items=4, settings={"categories": ["food"]})
+    with app.app_context():
+        store = current_store()
+        with pytest.raises(Invalid, match=r"apparel/dress-0: category 'apparel' is not one of this pool's"):
+            pools.seed(get_db(), store, manifest.load(path), workers=2)
+        get_db().rollback()
+        assert not any(store.root.rglob("*.png"))
