@@ -31,9 +31,12 @@ def extract(archive: IO[bytes], dest: Path, *, max_bytes: int, max_files: int = 
 
     Returns the relative names written. ``max_bytes`` bounds the unpacked
     total, ``max_files`` the number of members, and ``max_ratio`` how much a
-    zip member may expand (a photo's PNG or JPEG barely compresses).
+    zip member, or a compressed tar as a whole, may expand (a photo's PNG or
+    JPEG barely compresses; a gzip of zeros expands ~1000-fold).
     """
     head = archive.read(4)
+    archive.seek(0, 2)
+    size = archive.tell()
     archive.seek(0)
     if head.startswith(b"PK"):
         return _unzip(archive, dest, max_bytes, max_files, max_ratio)
@@ -42,7 +45,8 @@ def extract(archive: IO[bytes], dest: Path, *, max_bytes: int, max_files: int = 
     except (tarfile.TarError, EOFError, OSError):
         raise ArchiveError("archive: not a zip or tar file") from None
     with tar:
-        return _untar(tar, dest, max_bytes, max_files)
+        return _untar(tar, dest, min(max_bytes, max(max_ratio * size, _CHUNK)), max_files,
+                      bomb=max_ratio * size < max_bytes)
 
 
 def _clean_name(name: str) -> str | None:
@@ -119,7 +123,7 @@ def _unzip(archive: IO[bytes], dest: Path, max_bytes: int, max_files: int, max_r
     return [clean for _info, clean in names]
 
 
-def _untar(tar: tarfile.TarFile, dest: Path, max_bytes: int, max_files: int) -> list[str]:
+def _untar(tar: tarfile.TarFile, dest: Path, max_bytes: int, max_files: int, *, bomb: bool) -> list[str]:
     seen: set[str] = set()
     names, total, count = [], 0, 0
     try:
@@ -133,6 +137,9 @@ def _untar(tar: tarfile.TarFile, dest: Path, max_bytes: int, max_files: int) -> 
                 raise ArchiveError(f"archive: {member.name}: {kind} are not accepted")
             total += member.size
             if total > max_bytes:
+                if bomb:  # the ratio, not the configured size, is the limit that was hit
+                    raise ArchiveError(f"archive: {member.name}: the archive expands more than "
+                                       f"{max_bytes:,} bytes, far more than it weighs (a tar bomb?)")
                 raise ArchiveError(f"archive: {member.name}: unpacks to more than {max_bytes:,} bytes")
             source = tar.extractfile(member)
             assert source is not None  # a regular file

@@ -11,16 +11,23 @@ other, so the expert cannot tell them apart.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import scheduling, sentinels
+from PIL import Image as PILImage
+
+from . import imaging, scheduling, sentinels
 from .errors import Invalid
 from .schema import Assignment, GoldPair, Image, Item, Judgment, Model, Output, Pool, User
 from .storage import ImageStore
+
+if TYPE_CHECKING:
+    from .pools import PreparedSentinel, StoredImage
 
 OVERLAP_WINDOW = 2000  # overlap pairs come from the pool's most recent judgments
 
@@ -60,13 +67,18 @@ def add_designated(db: Session, pool: Pool, *, item: object, better: object, wor
     return gold
 
 
-def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int = 40_000_000) -> GoldPair | None:
+def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int = 40_000_000,
+                  prepared: PreparedSentinel | None = None,
+                  known_images: Mapping[str, Image] | None = None) -> GoldPair | None:
     """A generated gold pair for ``item``: one output against a degraded copy of itself.
 
     The output and the degradation are chosen from the item's id, so seeding
-    twice gives the same sentinel; an item that has one keeps it.
+    twice gives the same sentinel; an item that has one keeps it. Seeding
+    makes the degraded copy in its worker processes, from pixels already
+    decoded (``prepared``); it is used when it is of the output chosen
+    here, else the copy is made now from the stored output.
     """
-    from .pools import Upload, store_image  # pools calls this module at seeding
+    from .pools import image_row  # pools calls this module at seeding
 
     if db.scalar(select(GoldPair.id).where(GoldPair.item_id == item.id, GoldPair.kind == "sentinel")) is not None:
         return None
@@ -74,16 +86,32 @@ def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int
                          .where(Output.item_id == item.id).order_by(Output.id)).all()
     if not outputs:
         return None
-    output_id, sha = outputs[sentinels.choose(item.external_id, len(outputs))]
-    kind = sentinels.DEGRADATIONS[sentinels.choose(f"{item.external_id}/degradation", len(sentinels.DEGRADATIONS))]
-    degraded = sentinels.degrade_png(store.path(sha, "full").read_bytes(), kind)
-    image = store_image(db, store, Upload(name=f"{item.external_id}-sentinel.png", data=degraded),
-                        max_pixels=max_pixels)
+    index, kind = sentinels.plan(item.external_id, outputs)
+    output_id, sha = outputs[index]
+    if prepared is not None and (prepared.of_sha256, prepared.kind) == (sha, kind):
+        image = image_row(db, prepared.image, known_images)
+    else:
+        image = image_row(db, make_sentinel_image(store, sha, kind, name=f"{item.external_id}-sentinel.png",
+                                                  max_pixels=max_pixels))
     gold = GoldPair(pool_id=item.pool_id, item_id=item.id, kind="sentinel", better_output_id=output_id,
                     worse_image_id=image.id, degradation=kind)
     db.add(gold)
     db.flush()
     return gold
+
+
+def make_sentinel_image(store: ImageStore, sha256: str, kind: str, *, name: str,
+                        max_pixels: int = 40_000_000) -> StoredImage:
+    """Degrade a stored output (``kind``), store the copy and say what its row needs."""
+    from .pools import StoredImage
+
+    with PILImage.open(store.path(sha256, "full"), formats=("PNG",)) as stored:
+        if stored.width * stored.height > max_pixels:
+            raise Invalid(f"{name}: too many pixels")
+        stored.load()
+        degraded = imaging.encode(sentinels.degrade(stored, kind), name=name)
+    store.put(degraded)
+    return StoredImage(degraded.sha256, degraded.width, degraded.height, len(degraded.png))
 
 
 def list_gold(db: Session, pool: Pool) -> list[GoldPair]:

@@ -31,7 +31,8 @@ try:
 except ImportError:  # Pillow built without LittleCMS: profiles are refused
     ImageCms = None  # type: ignore[assignment]
 
-__all__ = ["DISPLAY_SIZES", "ImageError", "NormalisedImage", "encode_pixels", "make_variant", "normalise"]
+__all__ = ["DISPLAY_SIZES", "ImageError", "NormalisedImage", "encode", "encode_pixels", "make_variant", "normalise",
+           "normalise_keeping_pixels"]
 
 DISPLAY_SIZES: dict[str, int] = {"preview": 1024, "thumb": 256}
 """Display variants: name -> longest side in pixels."""
@@ -115,6 +116,22 @@ def normalise(
         Empty, too large, not an image, truncated, animated, zero-size,
         unsupported colour data, or a colour profile that cannot be applied.
     """
+    return normalise_keeping_pixels(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes, size=size)[0]
+
+
+def normalise_keeping_pixels(
+    data: bytes,
+    *,
+    name: str,
+    max_pixels: int = 40_000_000,
+    max_bytes: int = 50 * 2**20,
+    size: tuple[int, int] | None = None,
+) -> tuple[NormalisedImage, Image.Image]:
+    """:func:`normalise`, and the decoded pixels its PNG holds (to derive more from them).
+
+    The pixels are exactly what decoding the PNG gives back, so a caller
+    that makes a second image from them (a gold sentinel) saves a decode.
+    """
     if not data:
         raise ImageError(name, "the file is empty")
     if len(data) > max_bytes:
@@ -138,14 +155,25 @@ def normalise(
         if size is not None and im.size != tuple(size):
             im = _resample(im, size, name)
         # Only pixels reach the encoder: no ICC profile, EXIF, XMP or text.
-        clean = im
-        png = _encode_png(clean)
-    return NormalisedImage(
-        png=png,
-        width=clean.width,
-        height=clean.height,
-        sha256=hashlib.sha256(png).hexdigest(),
-    )
+        png = _encode_png(im)
+    return NormalisedImage(png=png, width=im.width, height=im.height,
+                           sha256=hashlib.sha256(png).hexdigest()), im
+
+
+def encode(im: Image.Image, *, name: str) -> NormalisedImage:
+    """Pixels made here (8-bit RGB or RGBA, no profile) in the stored format.
+
+    The same bytes as :func:`normalise` gives for a PNG of these pixels,
+    without the round trip through a PNG.
+    """
+    if im.mode not in ("RGB", "RGBA"):
+        raise ImageError(name, f"cannot store pixels of mode {im.mode} directly")
+    im = im.copy()
+    im.info = {}  # as decoded from a stored PNG: no transparency key, no profile
+    clean = _to_rgb_or_rgba(im, name)
+    png = _encode_png(clean)
+    return NormalisedImage(png=png, width=clean.width, height=clean.height,
+                           sha256=hashlib.sha256(png).hexdigest())
 
 
 def make_variant(png: bytes, variant: str, *, decoded: Image.Image | None = None) -> bytes:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import imaging, rubric
+from . import imaging, rubric, sentinels
 from .errors import Conflict, Invalid, NotFound
 from .manifest import CATEGORY, POOL_NAME, RESERVED_CATEGORIES, Manifest, ManifestError, check_item_fields
 from .schema import Image, Item, JudgmentCell, Model, Output, Pool
@@ -84,19 +84,28 @@ def apply_settings(pool: Pool, settings: Mapping[str, Any]) -> None:
             setattr(pool, key, value)
 
 
+# New pools: the active scheduler; they measure their experts with 5 % gold
+# pairs and 10 % overlap (issue 7).
+NEW_POOL_SETTINGS: dict[str, Any] = {"rationale_min_chars": 20, "scheduler": "active", "overlap_share": 0.1,
+                                     "gold_share": 0.05, "open": True, "resample_outputs": False}
+
+
 def create_pool(db: Session, name: str, settings: Mapping[str, Any] | None = None) -> Pool:
-    if not isinstance(name, str) or not POOL_NAME.fullmatch(name):
-        raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
+    _check_pool_name(name)
     if db.scalar(select(Pool).where(Pool.name == name)) is not None:
         raise Conflict(f"pool {name!r} already exists")
-    # New pools: the active scheduler; they measure their experts with 5 % gold
-    # pairs and 10 % overlap (issue 7).
-    pool = Pool(name=name, rationale_min_chars=20, scheduler="active", overlap_share=0.1,
-                gold_share=0.05, is_open=True, resample_outputs=False)
+    pool = Pool(name=name, rationale_min_chars=NEW_POOL_SETTINGS["rationale_min_chars"],
+                scheduler=NEW_POOL_SETTINGS["scheduler"], overlap_share=NEW_POOL_SETTINGS["overlap_share"],
+                gold_share=NEW_POOL_SETTINGS["gold_share"], is_open=True, resample_outputs=False)
     apply_settings(pool, {} if settings is None else settings)
     db.add(pool)
     db.flush()
     return pool
+
+
+def _check_pool_name(name: object) -> None:
+    if not isinstance(name, str) or not POOL_NAME.fullmatch(name):
+        raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
 
 
 def get_pool(db: Session, name: str) -> Pool:
@@ -144,31 +153,61 @@ class StoredImage:
 
 
 @dataclass(frozen=True)
+class PreparedSentinel:
+    """A gold sentinel's degraded copy, already stored: of which output, how degraded."""
+
+    of_sha256: str
+    kind: str
+    image: StoredImage
+
+
+@dataclass(frozen=True)
 class PreparedItem:
     source: StoredImage
     outputs: dict[str, StoredImage]
+    sentinel: PreparedSentinel | None = None
 
 
 def prepare_images(store: ImageStore, source: Upload, outputs: Mapping[str, Upload], *,
-                   resample: bool = False, max_pixels: int = 40_000_000) -> PreparedItem:
+                   resample: bool = False, max_pixels: int = 40_000_000,
+                   sentinel_for: str | None = None) -> PreparedItem:
     """Normalise an item's images and put them in the store; no database.
 
     The expensive part of an import (decode, encode, write), kept apart from
     the database so that seeding can run it in worker processes. With
-    ``resample`` every output is resampled to the source's size.
+    ``resample`` every output is resampled to the source's size. With
+    ``sentinel_for`` (the item's id, for a new item of a pool with gold
+    pairs) the sentinel's degraded copy is made too, from pixels already
+    decoded (see :func:`pairwise.gold.make_sentinel`).
     """
     stored_source = put_image(store, source, max_pixels=max_pixels)
     size = (stored_source.width, stored_source.height) if resample else None
-    return PreparedItem(source=stored_source,
-                        outputs={name: put_image(store, up, max_pixels=max_pixels, size=size)
-                                 for name, up in outputs.items()})
+    chosen, kind = sentinels.plan(sentinel_for, list(outputs)) if sentinel_for and outputs else (-1, "")
+    stored: dict[str, StoredImage] = {}
+    sentinel = None
+    for index, (name, upload) in enumerate(outputs.items()):
+        if index != chosen:
+            stored[name] = put_image(store, upload, max_pixels=max_pixels, size=size)
+            continue
+        stored[name], pixels = _put(store, upload, max_pixels=max_pixels, size=size)
+        degraded = imaging.encode(sentinels.degrade(pixels, kind), name=f"{sentinel_for}-sentinel.png")
+        del pixels
+        store.put(degraded)
+        sentinel = PreparedSentinel(of_sha256=stored[name].sha256, kind=kind, image=_stored(degraded))
+    return PreparedItem(source=stored_source, outputs=stored, sentinel=sentinel)
 
 
 def put_image(store: ImageStore, upload: Upload, *, max_pixels: int,
               size: tuple[int, int] | None = None) -> StoredImage:
     """Normalise one image (resampled to ``size`` if given) and put it in the store; no database."""
+    return _put(store, upload, max_pixels=max_pixels, size=size)[0]
+
+
+def _put(store: ImageStore, upload: Upload, *, max_pixels: int,
+         size: tuple[int, int] | None) -> tuple[StoredImage, Any]:
     try:
-        normalised = imaging.normalise(upload.data, name=upload.name, max_pixels=max_pixels, size=size)
+        normalised, pixels = imaging.normalise_keeping_pixels(upload.data, name=upload.name,
+                                                              max_pixels=max_pixels, size=size)
     except imaging.ImageError as exc:
         raise Invalid(str(exc)) from None
     # Always put (a no-op when the file exists), so an image folder
@@ -176,7 +215,11 @@ def put_image(store: ImageStore, upload: Upload, *, max_pixels: int,
     # for a transaction that later rolls back stays unreferenced:
     # harmless, since content addresses never clash.
     store.put(normalised)
-    return StoredImage(normalised.sha256, normalised.width, normalised.height, len(normalised.png))
+    return _stored(normalised), pixels
+
+
+def _stored(image: imaging.NormalisedImage) -> StoredImage:
+    return StoredImage(image.sha256, image.width, image.height, len(image.png))
 
 
 def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: int) -> Image:
@@ -184,8 +227,10 @@ def store_image(db: Session, store: ImageStore, upload: Upload, *, max_pixels: i
     return image_row(db, put_image(store, upload, max_pixels=max_pixels))
 
 
-def image_row(db: Session, stored: StoredImage) -> Image:
-    """The (new or known) database row of a stored image."""
+def image_row(db: Session, stored: StoredImage, known: Mapping[str, Image] | None = None) -> Image:
+    """The (new or known) database row of a stored image (from ``known`` when there)."""
+    if known is not None and stored.sha256 in known:
+        return known[stored.sha256]
     image = db.scalar(select(Image).where(Image.sha256 == stored.sha256))
     if image is None:
         image = Image(sha256=stored.sha256, width=stored.width, height=stored.height,
@@ -193,6 +238,22 @@ def image_row(db: Session, stored: StoredImage) -> Image:
         db.add(image)
         db.flush()
     return image
+
+
+def image_rows(db: Session, stored: Iterable[StoredImage]) -> dict[str, Image]:
+    """The rows of many stored images by sha256, the missing ones added: a few queries in all."""
+    wanted = {image.sha256: image for image in stored}
+    shas = list(wanted)
+    rows: dict[str, Image] = {}
+    for start in range(0, len(shas), 500):
+        rows.update((row.sha256, row) for row in db.scalars(select(Image).where(
+            Image.sha256.in_(shas[start:start + 500]))))
+    new = [Image(sha256=sha, width=image.width, height=image.height, byte_size=image.byte_size)
+           for sha, image in wanted.items() if sha not in rows]
+    db.add_all(new)
+    db.flush()
+    rows.update((row.sha256, row) for row in new)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -204,13 +265,17 @@ class ItemResult:
 
 def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, category: str,
              instruction: str, source: Upload | None, outputs: Mapping[str, Upload | None],
-             max_pixels: int = 40_000_000, prepared: PreparedItem | None = None) -> ItemResult:
+             max_pixels: int = 40_000_000, prepared: PreparedItem | None = None,
+             known_images: Mapping[str, Image] | None = None,
+             known_models: dict[str, Model] | None = None) -> ItemResult:
     """Add an item and its outputs; the seeding script's id makes this idempotent.
 
     Sending the same item again changes nothing; sending it with outputs of new
     models adds those (a model joining a running pool); anything that differs
     from what is stored is a conflict. ``prepared`` (from
-    :func:`prepare_images`, e.g. in a worker process) stands for the uploads.
+    :func:`prepare_images`, e.g. in a worker process) stands for the uploads;
+    ``known_images`` and ``known_models`` (rows by sha256 and by name, the
+    latter filled in here) save a query per image and model when seeding.
     """
     instruction = instruction.strip() if isinstance(instruction, str) else instruction
     try:
@@ -222,10 +287,13 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
                       f"({', '.join(pool.allowed_categories)})")
     if prepared is None:
         assert source is not None and all(up is not None for up in outputs.values())
+        new = pool.gold_share > 0 and db.scalar(select(Item.id).where(
+            Item.pool_id == pool.id, Item.external_id == item_id)) is None
         prepared = prepare_images(store, source, {m: up for m, up in outputs.items() if up is not None},
-                                  resample=pool.resample_outputs, max_pixels=max_pixels)
-    source_image = image_row(db, prepared.source)
-    output_images = {name: image_row(db, stored) for name, stored in prepared.outputs.items()}
+                                  resample=pool.resample_outputs, max_pixels=max_pixels,
+                                  sentinel_for=item_id if new else None)
+    source_image = image_row(db, prepared.source, known_images)
+    output_images = {name: image_row(db, stored, known_images) for name, stored in prepared.outputs.items()}
 
     item = db.scalar(select(Item).where(Item.pool_id == pool.id, Item.external_id == item_id))
     created = item is None
@@ -251,13 +319,17 @@ def add_item(db: Session, store: ImageStore, pool: Pool, *, item_id: str, catego
             if existing[name] != image.id:
                 raise Conflict(f"item {item_id!r}: model {name!r} already has a different output")
             continue
-        model = _model(db, pool, name)
+        model = _model(db, pool, name) if known_models is None else known_models.get(name)
+        if model is None:
+            model = _model(db, pool, name)
+            if known_models is not None:
+                known_models[name] = model
         db.add(Output(item_id=item.id, model_id=model.id, image_id=image.id))
         new_outputs += 1
     db.flush()
     if created and pool.gold_share > 0:
         from .gold import make_sentinel
-        make_sentinel(db, store, item, max_pixels=max_pixels)
+        make_sentinel(db, store, item, max_pixels=max_pixels, prepared=prepared.sentinel, known_images=known_images)
     return ItemResult(item=item, created=created, new_outputs=new_outputs)
 
 
@@ -289,10 +361,15 @@ def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str |
          progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda it: it) -> SeedReport:
     """Import a whole manifest into one pool (created if needed), or raise.
 
-    Images are decoded, encoded and stored by ``workers`` processes (1: in
-    this process) while this one writes the rows; the caller's single commit
-    keeps the import all-or-nothing. ``resample_outputs`` overrides the
-    pool's setting of that name (and is stored on the pool).
+    Two phases. First the images: decoded, encoded and stored (gold
+    sentinels' degraded copies too) by ``workers`` processes (1: in this
+    process), with only reads on ``db``; ``progress`` wraps the manifest's
+    items and sees each one once its images are stored. Then the rows, all
+    in ``db``: the caller's single commit keeps the import all-or-nothing,
+    and the database is written only for the short second phase (on SQLite,
+    other writers, such as a bulk import's progress, are not locked out while
+    images are encoded). ``resample_outputs`` overrides the pool's setting of
+    that name (and is stored on the pool).
     """
     name = pool_name or manifest.pool
     if not name:
@@ -300,29 +377,51 @@ def seed(db: Session, store: ImageStore, manifest: Manifest, *, pool_name: str |
     settings = dict(manifest.settings)
     if resample_outputs is not None:
         settings["resample_outputs"] = resample_outputs
+    # Every check that needs no image comes before the image work.
     pool = db.scalar(select(Pool).where(Pool.name == name))
+    if pool is None:
+        _check_pool_name(name)
+    effective = {**(NEW_POOL_SETTINGS if pool is None else pool.settings()), **check_settings(settings)}
+    known = set() if pool is None else set(db.scalars(select(Item.external_id).where(Item.pool_id == pool.id)))
+    allowed = effective.get("categories")
+    for entry in manifest.items if allowed else ():
+        if entry.category not in allowed:
+            raise Invalid(f"{entry.category}/{entry.id}: category {entry.category!r} is not one of this "
+                          f"pool's ({', '.join(allowed)})")
+    gold = (effective.get("gold_share") or 0) > 0
+    resample = bool(effective.get("resample_outputs"))
+    jobs = [_PrepareJob(store.root, entry.source, dict(entry.outputs), resample, max_pixels,
+                        entry.id if gold and entry.id not in known else None)
+            for entry in manifest.items]
+    prepared_items: list[PreparedItem] = []
+    with seeding_workers(workers, len(jobs)) as run:
+        for entry, prepared in zip(progress(manifest.items), run(jobs), strict=True):
+            if isinstance(prepared, Invalid):
+                raise Invalid(f"{entry.category}/{entry.id}: {prepared.message}")
+            prepared_items.append(prepared)
+
     pool_created = pool is None
     if pool is None:
         pool = create_pool(db, name, settings)
     elif settings:
         apply_settings(pool, settings)
     created = unchanged = added = 0
-    jobs = [_PrepareJob(store.root, entry.source, dict(entry.outputs), pool.resample_outputs, max_pixels)
-            for entry in manifest.items]
-    with seeding_workers(workers, len(jobs)) as run:
-        for entry, prepared in zip(progress(manifest.items), run(jobs), strict=True):
-            try:
-                if isinstance(prepared, Invalid):
-                    raise prepared
-                result = add_item(db, store, pool, item_id=entry.id, category=entry.category,
-                                  instruction=entry.instruction, source=None,
-                                  outputs=dict.fromkeys(entry.outputs), max_pixels=max_pixels,
-                                  prepared=prepared)
-            except Invalid as exc:
-                raise Invalid(f"{entry.category}/{entry.id}: {exc.message}") from None
-            created += result.created
-            unchanged += not result.created and result.new_outputs == 0
-            added += result.new_outputs
+    # Not the sentinels' copies: an item created meanwhile by another import
+    # does not use its own, which would leave an unreferenced row.
+    known_images = image_rows(db, (image for prepared in prepared_items
+                                   for image in (prepared.source, *prepared.outputs.values())))
+    known_models: dict[str, Model] = {}
+    for entry, prepared in zip(manifest.items, prepared_items, strict=True):
+        try:
+            result = add_item(db, store, pool, item_id=entry.id, category=entry.category,
+                              instruction=entry.instruction, source=None,
+                              outputs=dict.fromkeys(entry.outputs), max_pixels=max_pixels,
+                              prepared=prepared, known_images=known_images, known_models=known_models)
+        except Invalid as exc:
+            raise Invalid(f"{entry.category}/{entry.id}: {exc.message}") from None
+        created += result.created
+        unchanged += not result.created and result.new_outputs == 0
+        added += result.new_outputs
     from .gold import add_designated
     for n, entry in enumerate(manifest.gold):
         add_designated(db, pool, item=entry.get("item"), better=entry.get("better"), worse=entry.get("worse"),
@@ -340,6 +439,7 @@ class _PrepareJob:
     outputs: dict[str, Path]
     resample: bool
     max_pixels: int
+    sentinel_for: str | None = None
 
     def __call__(self) -> PreparedItem | Invalid:
         # An Invalid is returned, not raised, so that the parent names the
@@ -348,7 +448,7 @@ class _PrepareJob:
             return prepare_images(
                 ImageStore(self.store_root), Upload(self.source.name, self.source.read_bytes()),
                 {m: Upload(p.name, p.read_bytes()) for m, p in self.outputs.items()},
-                resample=self.resample, max_pixels=self.max_pixels)
+                resample=self.resample, max_pixels=self.max_pixels, sentinel_for=self.sentinel_for)
         except Invalid as exc:
             return exc
         except OSError as exc:

@@ -398,11 +398,16 @@ class ImportJob(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_name: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20))  # running | done | failed
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
+    # While running: unpacking | images | saving (see pairwise/bulk_import.py)
+    stage: Mapped[str | None] = mapped_column(String(20), default=None)
     items_total: Mapped[int] = mapped_column(default=0)
     items_done: Mapped[int] = mapped_column(default=0)
+    images_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    images_done: Mapped[int] = mapped_column(default=0, server_default="0")
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

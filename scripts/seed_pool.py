@@ -202,8 +202,11 @@ def present(client: Client, pool: str) -> dict[str, set[str]]:
 def upload(client: Client, pool: str, item: Item) -> str:
     """'created' or 'updated'; raises Failure with the server's reason."""
     files = {"source": item.source, **{f"outputs[{m}]": p for m, p in item.outputs.items()}}
-    body, content_type = multipart({"id": item.id, "category": item.category,
-                                    "instruction": item.instruction}, files)
+    try:
+        body, content_type = multipart({"id": item.id, "category": item.category,
+                                        "instruction": item.instruction}, files)
+    except OSError as exc:  # a file the manifest names is missing or unreadable: this item's fault
+        raise Failure(f"{item.category}/{item.id}: {path_error(exc)}") from None
     status, payload = client.call("POST", f"/api/v1/pools/{urllib.parse.quote(pool)}/items",
                                   body=body, content_type=content_type)
     if status in (200, 201):

@@ -253,3 +253,110 @@ def test_every_405_says_what_is_allowed(client, admin) -> None:
     for path in ("/login", "/images/" + "a" * 64 + ".png"):  # pages and images too
         response = client.delete(path)
         assert response.status_code == 405 and "GET" in response.headers["Allow"], path
+
+
+# ----- bulk import progress ---------------------------------------------------------
+
+class _Pause:
+    """Holds an import after its first committed progress, so a test can look at it mid-way."""
+
+    def __init__(self, monkeypatch) -> None:
+        import threading
+
+        from pairwise import bulk_import
+
+        self.reached, self.release = threading.Event(), threading.Event()
+        self.seen: list[dict] = []
+
+        def after_progress(job_id: int, fields: dict) -> None:
+            self.seen.append(dict(fields))
+            if fields.get("items_done") == 1:
+                self.reached.set()
+                assert self.release.wait(60), "the test never released the import"
+
+        monkeypatch.setattr(bulk_import, "after_progress", after_progress)
+
+
+def _import_thread(job_id: int):
+    import threading
+
+    return next(t for t in threading.enumerate() if t.name == f"pairwise-import-{job_id}")
+
+
+def test_an_async_import_reports_progress_while_it_runs(client, admin, monkeypatch, table_counts) -> None:
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    pause = _Pause(monkeypatch)
+    data = {"archive": (io.BytesIO(zip_of(files(3))), "files.zip"),
+            "manifest": (io.BytesIO(manifest_json(3).encode()), "manifest.json")}
+    response = client.post("/api/v1/pools/p/imports", headers={**admin, "Prefer": "respond-async"}, data=data)
+    assert response.status_code == 202, response.json
+    assert response.headers["Preference-Applied"] == "respond-async"
+    job = response.json
+    assert response.headers["Location"] == job["url"]
+    assert job["status"] == "queued" and job["items_total"] == 3 and job["images_total"] == 9
+    thread = _import_thread(job["id"])
+    try:
+        assert pause.reached.wait(60)
+        polled = client.get(job["url"], headers=admin).json
+        assert polled["status"] == "running" and polled["stage"] == "images"
+        assert (polled["items_done"], polled["items_total"]) == (1, 3)
+        assert (polled["images_done"], polled["images_total"]) == (3, 9)
+        assert polled["error"] is None and polled["finished_at"] is None
+        assert table_counts()["item"] == 0  # nothing is visible before the end: all or nothing
+    finally:
+        pause.release.set()
+        thread.join()
+    done = client.get(job["url"], headers=admin).json
+    assert done["status"] == "done" and done["stage"] is None and done["finished_at"]
+    assert (done["items_done"], done["images_done"]) == (3, 9)
+    assert "3 new items" in done["message"]
+    assert client.get("/api/v1/pools/p", headers=admin).json["items"] == 3
+    assert any(seen.get("stage") == "saving" for seen in pause.seen)
+
+
+def test_a_synchronous_import_commits_its_progress_as_it_goes(app, client, admin, monkeypatch) -> None:
+    """Another connection (a poller with the job's id) sees progress before the answer."""
+    from pairwise import bulk_import
+    from pairwise.schema import ImportJob
+
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    observed: list[tuple] = []
+
+    def after_progress(job_id: int, fields: dict) -> None:
+        with app.extensions["pairwise.sessionmaker"]() as other:
+            job = other.get(ImportJob, job_id)
+            observed.append((job.status, job.stage, job.items_done, job.images_done))
+
+    monkeypatch.setattr(bulk_import, "after_progress", after_progress)
+    response = post_import(client, admin, zip_of(files(3)), manifest_json(3))
+    assert response.status_code == 201, response.json
+    assert observed[0] == ("running", "images", 0, 0)
+    assert ("running", "images", 1, 3) in observed
+    assert observed[-1] == ("running", "saving", 3, 9)
+    assert response.json["status"] == "done" and response.json["images_done"] == 9
+
+
+def test_an_async_import_of_a_bad_image_fails_naming_it_and_imports_nothing(client, admin, table_counts) -> None:
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    before = {k: v for k, v in table_counts().items() if k != "import_job"}
+    archive = zip_of({**files(2), "dress-1/model-b.png": b"not a png"})
+    data = {"archive": (io.BytesIO(archive), "files.zip"),
+            "manifest": (io.BytesIO(manifest_json(2).encode()), "manifest.json")}
+    response = client.post("/api/v1/pools/p/imports", headers={**admin, "Prefer": "respond-async"}, data=data)
+    assert response.status_code == 202, response.json
+    _import_thread(response.json["id"]).join()
+    job = client.get(response.json["url"], headers=admin).json
+    assert job["status"] == "failed" and job["stage"] is None and job["finished_at"]
+    assert "dress-1" in job["error"] and "model-b.png" in job["error"] and job["error"] == job["message"]
+    assert {k: v for k, v in table_counts().items() if k != "import_job"} == before
+
+
+def test_an_async_import_refuses_a_bad_archive_at_once(client, admin, table_counts) -> None:
+    """Structure is checked before the answer: a 422 naming the member, not a job that fails later."""
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    before = {k: v for k, v in table_counts().items() if k != "import_job"}
+    data = {"archive": (io.BytesIO(zip_of({**files(), "../evil.png": b"x"})), "files.zip"),
+            "manifest": (io.BytesIO(manifest_json().encode()), "manifest.json")}
+    response = client.post("/api/v1/pools/p/imports", headers={**admin, "Prefer": "respond-async"}, data=data)
+    assert response.status_code == 422 and "../evil.png: path escapes" in response.json["error"]
+    assert {k: v for k, v in table_counts().items() if k != "import_job"} == before

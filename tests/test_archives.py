@@ -104,3 +104,20 @@ def test_truncated_zip_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError) as info:
         extract(io.BytesIO(buffer.getvalue()[:-30]), tmp_path, max_bytes=LIMIT)
     assert "\n" not in str(info.value) and str(info.value).startswith("archive:")
+
+
+def test_a_compressed_tar_bomb_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    """A gzip of zeros weighs a few KB and would unpack to GBs: refused from the member's header."""
+    big = tarfile.TarInfo("dress-0/huge.png")
+    big.size = 64 * 2**20
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        bundle.addfile(big, io.BytesIO(b"\0" * big.size))
+    assert len(buffer.getvalue()) < 2**20
+    buffer.seek(0)
+    with pytest.raises(ArchiveError, match="dress-0/huge.png: the archive expands .*tar bomb"):
+        extract(buffer, tmp_path / "out", max_bytes=4096 * 2**20)
+    assert not (tmp_path / "out" / "dress-0" / "huge.png").exists()
+    # The same bytes uncompressed weigh what they unpack to: not a bomb.
+    plain = _tar([_member("dress-0/huge.png")], {"dress-0/huge.png": b"\0" * (2 * 2**20)})
+    assert extract(plain, tmp_path / "plain", max_bytes=LIMIT) == ["dress-0/huge.png"]

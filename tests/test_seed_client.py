@@ -180,3 +180,17 @@ def test_folder_form_and_progress_bar(app, client, make_user, token_for, tmp_pat
     assert "2/2 items" in captured.err and "[" + "#" * 30 + "]" in captured.err
     assert "pool 'dishes' (created): 2 items created" in captured.out
     assert client.get("/api/v1/pools/dishes", headers=admin).json["models"] == 3
+
+
+def test_a_missing_file_fails_its_item_only(app, client, make_user, token_for, tmp_path, capsys) -> None:
+    admin = token_for(make_user("admin"))
+    path = write_manifest(tmp_path, items=3)
+    (tmp_path / "look-1" / "model-a.png").unlink()
+    with serve(app) as url:
+        status = seed_pool.main([str(path), "--url", url, "--token", admin["Authorization"].split()[1],
+                                 "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "2 items created, 0 updated, 0 already there, 1 failed" in captured.out
+    assert "failed: apparel/look-1: " in captured.err and "look-1/model-a.png" in captured.err
+    assert item_ids(client, admin) == ["look-0", "look-2"]

@@ -5,20 +5,21 @@ Registered on the API blueprint (imported at the bottom of ``views.py``).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, request, url_for
+from sqlalchemy.orm import Session
 
-from .. import manifest, pool_status, pools, tokens
-from ..archives import ArchiveError, extract
+from .. import bulk_import, manifest, pool_status, pools, tokens
 from ..auth import role_required
 from ..context import current_store
 from ..db import get_db
-from ..errors import Invalid, NotFound, Problem
-from ..manifest import ManifestError
-from ..schema import ImportJob, utcnow
+from ..errors import Invalid, NotFound
+from ..schema import ImportJob
 from .views import _json_body, bp
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger one cannot exist
@@ -79,12 +80,13 @@ def pool_progress(pool_name: str) -> Any:
     return pool_status.progress(db, pools.get_pool(db, pool_name))
 
 
-def _job_json(job: ImportJob) -> dict[str, Any]:
-    return {"id": job.id, "pool": job.pool_name, "status": job.status,
-            "items_total": job.items_total, "items_done": job.items_done, "message": job.message,
-            "created_at": job.created_at.isoformat(timespec="seconds") + "Z",
-            "finished_at": None if job.finished_at is None else job.finished_at.isoformat(timespec="seconds") + "Z",
-            "url": url_for("api.get_import", job_id=job.id)}
+def _job_response(job: ImportJob) -> dict[str, Any]:
+    return bulk_import.job_json(job, url_for("api.get_import", job_id=job.id))
+
+
+def _sessions() -> Session:
+    """A session apart from the request's, for progress committed while the import runs."""
+    return current_app.extensions["pairwise.sessionmaker"]()
 
 
 @bp.post("/pools/<pool_name>/imports")
@@ -92,8 +94,11 @@ def _job_json(job: ImportJob) -> dict[str, Any]:
 def create_import(pool_name: str) -> Any:
     """A manifest and an archive of its files, imported all or nothing.
 
-    Synchronous: the answer comes when the import is over, and the job stays
-    readable at its URL (a script that lost the answer polls it).
+    The archive and manifest are checked before the answer (a bad one: 422,
+    nothing written). Then, by default, the import runs before the answer
+    (201 when done); with ``Prefer: respond-async`` the answer is 202 at once
+    and the import runs on in this server process. Either way the job is
+    readable at its URL, with progress while it runs.
     """
     db = get_db()
     pool = pools.get_pool(db, pool_name)
@@ -103,47 +108,63 @@ def create_import(pool_name: str) -> Any:
     unknown = sorted(set(request.files) - {"archive", "manifest"}) or sorted(set(request.form) - {"manifest"})
     if unknown:
         raise Invalid(f"{unknown[0]}: unknown field (send archive and, optionally, manifest)")
+    respond_async = "respond-async" in {p.strip().lower() for p in request.headers.get("Prefer", "").split(",")}
     manifest_file = request.files.get("manifest")
     manifest_text = manifest_file.read() if manifest_file is not None else request.form.get("manifest", "").encode()
-    job = ImportJob(pool_name=pool.name, status="running", items_total=0, items_done=0)
-    db.add(job)
+    job = bulk_import.create_job(db, pool.name)
+    job.status, job.stage = "running", "unpacking"
     db.commit()
     job_id = job.id
+    root = Path(tempfile.mkdtemp(prefix="pairwise-import-"))
+    background = False
     try:
-        with tempfile.TemporaryDirectory(prefix="pairwise-import-") as tmp:
-            root = Path(tmp)
-            extract(archive.stream, root, max_bytes=current_app.config["MAX_ARCHIVE_MB"] * 2**20)
-            if manifest_text:
-                if (root / "manifest.json").exists():
-                    raise Invalid("manifest: sent as a field and also inside the archive; send one")
-                (root / "manifest.json").write_bytes(manifest_text)
-            loaded = manifest.load(root)
-            job = db.get(ImportJob, job_id)
-            assert job is not None
-            job.items_total = len(loaded.items)
-            report = pools.seed(db, current_store(), loaded, pool_name=pool.name,
-                                max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
-        job.items_done = len(loaded.items)
-        job.status, job.message, job.finished_at = "done", report.summary(), utcnow()
+        try:
+            loaded = bulk_import.unpack(archive.stream, manifest_text, root,
+                                        max_bytes=current_app.config["MAX_ARCHIVE_MB"] * 2**20)
+        except BaseException as exc:
+            message = bulk_import.reason(exc)
+            bulk_import.fail(_sessions, job_id, message or "internal error; nothing imported")
+            if message is None:
+                raise
+            raise Invalid(f"{message} (import {job_id}, nothing imported)") from None
+        job.items_total = len(loaded.items)
+        job.images_total = sum(1 + len(entry.outputs) for entry in loaded.items)
+        job.status, job.stage = ("queued", None) if respond_async else ("running", "images")
         db.commit()
-    except (Problem, ArchiveError, ManifestError) as exc:
-        message = exc.message if isinstance(exc, Problem) else str(exc)
-        _fail(job_id, message)
-        raise Invalid(f"{message} (import {job_id}, nothing imported)") from None
-    except BaseException:
-        _fail(job_id, "internal error; nothing imported")
-        raise
-    response = _job_json(job)
+        max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
+        if respond_async:
+            _start(current_app._get_current_object(), job_id, loaded, root, pool.name, max_pixels)  # type: ignore[attr-defined]
+            background = True
+            return _job_response(job), 202, {"Location": _job_response(job)["url"],
+                                             "Preference-Applied": "respond-async"}
+        try:
+            job = bulk_import.run(db, current_store(), job_id, loaded, pool_name=pool.name,
+                                  sessions=_sessions, max_pixels=max_pixels)
+        except bulk_import.ImportFailed as exc:
+            raise Invalid(f"{exc.message} (import {job_id}, nothing imported)") from None
+    finally:
+        if not background:
+            shutil.rmtree(root, ignore_errors=True)
+    response = _job_response(job)
     return response, 201, {"Location": response["url"]}
 
 
-def _fail(job_id: int, message: str) -> None:
-    db = get_db()
-    db.rollback()  # everything the import flushed goes
-    job = db.get(ImportJob, job_id)
-    if job is not None:
-        job.status, job.message, job.finished_at = "failed", message, utcnow()
-        db.commit()
+def _start(app: Any, job_id: int, loaded: manifest.Manifest, root: Path, pool_name: str, max_pixels: int) -> None:
+    """Run an import on a thread of this process; its state lives in the job row, not here."""
+    def work() -> None:
+        try:
+            with app.app_context():
+                bulk_import.run(get_db(), current_store(), job_id, loaded, pool_name=pool_name,
+                                sessions=_sessions, max_pixels=max_pixels)
+        except bulk_import.ImportFailed:
+            pass  # recorded on the job
+        except Exception:  # noqa: BLE001 - recorded on the job by run(); logged here
+            app.logger.exception("bulk import %s failed", job_id)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    # Not a daemon: a server shutting down lets a running import finish.
+    threading.Thread(target=work, name=f"pairwise-import-{job_id}").start()
 
 
 @bp.get("/imports/<int:job_id>")
@@ -152,7 +173,7 @@ def get_import(job_id: int) -> Any:
     job = get_db().get(ImportJob, job_id)
     if job is None:
         raise NotFound(f"no import {job_id}")
-    return _job_json(job)
+    return _job_response(job)
 
 
 @bp.get("/tokens")

@@ -176,12 +176,25 @@ def _schemas() -> dict[str, Any]:
                                                      "properties": {
                     "models": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
                     "judgments": {"type": "integer"}}}}}}}}},
-        "ImportJob": {"type": "object", "required": ["id", "pool", "status", "items_total", "items_done",
-                                                     "message", "created_at", "finished_at", "url"], "properties": {
+        "ImportJob": {"type": "object", "required": [
+                "id", "pool", "status", "stage", "items_total", "items_done", "images_total", "images_done",
+                "message", "error", "created_at", "updated_at", "finished_at", "url"], "properties": {
             "id": {"type": "integer"}, "pool": {"type": "string"},
-            "status": {"enum": ["running", "done", "failed"]},
-            "items_total": {"type": "integer"}, "items_done": {"type": "integer"},
-            "message": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+            "status": {"enum": ["queued", "running", "done", "failed"]},
+            "stage": {"enum": ["unpacking", "images", "saving", None],
+                      "description": "while running: unpacking the archive, making the images (items_done and "
+                                     "images_done move), saving the rows (one transaction); null otherwise"},
+            "items_total": {"type": "integer", "minimum": 0}, "items_done": {"type": "integer", "minimum": 0},
+            "images_total": {"type": "integer", "minimum": 0,
+                             "description": "sources and outputs the manifest names"},
+            "images_done": {"type": "integer", "minimum": 0},
+            "message": {"type": ["string", "null"], "description": "the summary when done, the reason when failed"},
+            "error": {"type": ["string", "null"],
+                      "description": "when failed: the one-line reason, naming the file; nothing was imported"},
+            "created_at": {"type": "string"},
+            "updated_at": {"type": ["string", "null"],
+                           "description": "last progress; a running job whose updated_at stops moving for "
+                                          "minutes was lost with its server process (nothing imported)"},
             "finished_at": {"type": ["string", "null"]}, "url": {"type": "string"}}},
         "Token": {"type": "object", "required": ["id", "email", "role", "created_at"], "properties": {
             "id": {"type": "integer"}, "email": {"type": "string"}, "role": {"type": "string"},
@@ -286,17 +299,32 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "createImport",
                 "summary": "bulk import: a manifest and a zip or tar of its files, all or nothing (admin)",
+                "description": "The archive and manifest are checked first: a bad one is a 422 naming the member, "
+                               "with nothing written. Then the import runs before the answer (201), or, with "
+                               "`Prefer: respond-async`, the answer is 202 at once and the job's url reports "
+                               "progress until it is done or failed.",
+                "parameters": [{"name": "Prefer", "in": "header", "required": False,
+                                "schema": {"enum": ["respond-async"]},
+                                "description": "answer 202 at once and import in the background"}],
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["archive"], "additionalProperties": False, "properties": {
                         "archive": {"type": "string", "format": "binary", "contentMediaType": "application/zip"},
                         "manifest": {"type": "string", "format": "binary",
                                      "description": "manifest.json; or put it at the archive's root"}}}}}},
                 "responses": {"201": _ok("imported; the job stays readable at its url", _ref("ImportJob"),
-                                         headers={"Location": {"schema": {"type": "string"}}}),
+                                         headers={"Location": {"schema": {"type": "string"}}},
+                                         links={"GetImport": {"operationId": "getImport",
+                                                              "parameters": {"id": "$response.body#/id"}}}),
+                              "202": _ok("accepted (Prefer: respond-async): poll the job at its url", _ref("ImportJob"),
+                                         headers={"Location": {"schema": {"type": "string"}},
+                                                  "Preference-Applied": {"schema": {"type": "string"}}},
+                                         links={"GetImport": {"operationId": "getImport",
+                                                              "parameters": {"id": "$response.body#/id"}}}),
                               **_errors(400, 403, 404, 413, 422)}}},
         "/api/v1/imports/{id}": {
             "parameters": [_path("id", _ID)],
-            "get": {"operationId": "getImport", "summary": "a bulk import's status (admin)",
+            "get": {"operationId": "getImport",
+                    "summary": "a bulk import's state and progress: items and images done of their totals (admin)",
                     "responses": {"200": _ok("the job", _ref("ImportJob")), **_errors(403, 404)}}},
         "/api/v1/tokens": {
             "get": {"operationId": "listTokens", "summary": "API tokens (admin); never the tokens themselves",
