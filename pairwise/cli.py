@@ -589,18 +589,24 @@ def export_skips(pool_name: str, fmt: str) -> None:
 @click.argument("pool_name", metavar="POOL")
 @one_line_errors
 def pool_tiles(pool_name: str) -> None:
-    """Cut the zoom tiles of a pool's large images ahead of time (else: on first view)."""
+    """Cut the zoom tiles of a pool's large images ahead of time.
+
+    Imports cut them already; this is for images imported by an older
+    version (else they are cut on first view).
+    """
     from sqlalchemy import select
 
     from . import pools, tiles
     from .context import current_store
     from .db import get_db
-    from .schema import Image, Item, Output
+    from .schema import GoldPair, Image, Item, Output
     db = get_db()
     pool = pools.get_pool(db, pool_name)
     items = select(Item.id).where(Item.pool_id == pool.id)
+    # Gold sentinels' degraded copies too: an expert zooms into them like any output.
     ids = select(Item.source_image_id).where(Item.pool_id == pool.id).union(
-        select(Output.image_id).where(Output.item_id.in_(items)))
+        select(Output.image_id).where(Output.item_id.in_(items)),
+        select(GoldPair.worse_image_id).where(GoldPair.pool_id == pool.id, GoldPair.worse_image_id.is_not(None)))
     store, written, images = current_store(), 0, 0
     for sha, width, height in db.execute(select(Image.sha256, Image.width, Image.height).where(Image.id.in_(ids))):
         if not tiles.tiled_levels(width, height):

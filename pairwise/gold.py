@@ -103,14 +103,14 @@ def make_sentinel(db: Session, store: ImageStore, item: Item, *, max_pixels: int
 def make_sentinel_image(store: ImageStore, sha256: str, kind: str, *, name: str,
                         max_pixels: int = 40_000_000) -> StoredImage:
     """Degrade a stored output (``kind``), store the copy and say what its row needs."""
-    from .pools import StoredImage
+    from .pools import StoredImage, put_normalised
 
     with PILImage.open(store.path(sha256, "full"), formats=("PNG",)) as stored:
         if stored.width * stored.height > max_pixels:
             raise Invalid(f"{name}: too many pixels")
         stored.load()
         degraded = imaging.encode(sentinels.degrade(stored, kind), name=name)
-    store.put(degraded)
+    put_normalised(store, degraded)  # a large copy gets its display sizes and tiles, as outputs do
     return StoredImage(degraded.sha256, degraded.width, degraded.height, len(degraded.png))
 
 

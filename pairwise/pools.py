@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import imaging, rubric, sentinels
+from . import imaging, rubric, sentinels, tiles
 from .errors import Conflict, Invalid, NotFound
 from .manifest import CATEGORY, POOL_NAME, RESERVED_CATEGORIES, Manifest, ManifestError, check_item_fields
 from .schema import Image, Item, JudgmentCell, Model, Output, Pool
@@ -192,7 +192,7 @@ def prepare_images(store: ImageStore, source: Upload, outputs: Mapping[str, Uplo
         stored[name], pixels = _put(store, upload, max_pixels=max_pixels, size=size)
         degraded = imaging.encode(sentinels.degrade(pixels, kind), name=f"{sentinel_for}-sentinel.png")
         del pixels
-        store.put(degraded)
+        put_normalised(store, degraded)
         sentinel = PreparedSentinel(of_sha256=stored[name].sha256, kind=kind, image=_stored(degraded))
     return PreparedItem(source=stored_source, outputs=stored, sentinel=sentinel)
 
@@ -210,12 +210,35 @@ def _put(store: ImageStore, upload: Upload, *, max_pixels: int,
                                                               max_pixels=max_pixels, size=size)
     except imaging.ImageError as exc:
         raise Invalid(str(exc)) from None
+    put_normalised(store, normalised, pixels)
+    return _stored(normalised), pixels
+
+
+def put_normalised(store: ImageStore, image: imaging.NormalisedImage, pixels: Any = None) -> None:
+    """Put an image in the store, with a large one's display sizes and tiles.
+
+    ``pixels``: the image decoded (saves decoding its PNG again; only a large
+    image needs them).
+    """
     # Always put (a no-op when the file exists), so an image folder
     # restored without some files heals on the next upload. A file written
     # for a transaction that later rolls back stays unreferenced:
     # harmless, since content addresses never clash.
-    store.put(normalised)
-    return _stored(normalised), pixels
+    store.put(image)
+
+    def write(variant: str | None, name: str, data: bytes) -> None:
+        path = store.path(image.sha256, variant) if variant else store.cache_path(image.sha256, name)
+        store.write_cached(path, data)
+
+    levels = tiles.tiled_levels(image.width, image.height)
+    if not levels:
+        return
+    cols, rows = tiles.tile_grid(image.width, image.height, levels - 1)
+    last = store.cache_path(image.sha256, f"tiles/{levels - 1}/{cols - 1}_{rows - 1}.png")
+    if last.is_file():  # imported before: everything was cut then (the last file written is this one)
+        return
+    decoded = pixels if pixels is not None else tiles.decode_bytes(image.png)
+    tiles.cut_at_import(image.png, decoded, image.width, image.height, write)
 
 
 def _stored(image: imaging.NormalisedImage) -> StoredImage:

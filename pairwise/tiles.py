@@ -18,6 +18,7 @@ the one ``pairwise pools tiles`` cuts ahead.
 
 from __future__ import annotations
 
+import io
 import struct
 import threading
 from collections import OrderedDict
@@ -28,9 +29,10 @@ import numpy as np
 from isal import isal_zlib
 from PIL import Image
 
-from .imaging import DISPLAY_SIZES, encode_pixels
+from .imaging import DISPLAY_SIZES, encode_pixels, make_variant
 
-__all__ = ["TILE", "PixelCache", "cut_all", "decode", "level_size", "png_size", "tile_png", "tiled_levels"]
+__all__ = ["TILE", "PixelCache", "cut_all", "cut_at_import", "decode", "decode_bytes", "level_size", "png_size", "tile_png",
+           "tiled_levels"]
 
 TILE = 512
 BASE_LONGEST = DISPLAY_SIZES["preview"]
@@ -75,11 +77,15 @@ def decode(full_path: Path) -> np.ndarray:
     photo: ~0.35 s against ~0.8 s). Anything else (a store written by an
     older version) goes through Pillow; the pixels are the same either way.
     """
-    data = full_path.read_bytes()
+    return decode_bytes(full_path.read_bytes())
+
+
+def decode_bytes(data: bytes) -> np.ndarray:
+    """:func:`decode` for PNG bytes in memory."""
     pixels = _decode_own_png(data)
     if pixels is not None:
         return pixels
-    with Image.open(full_path, formats=("PNG",)) as im:
+    with Image.open(io.BytesIO(data), formats=("PNG",)) as im:
         im.load()
         return np.asarray(im if im.mode in ("RGB", "RGBA") else im.convert("RGBA"))
 
@@ -153,6 +159,35 @@ def cut_all(full_path: Path, exists: Callable[[str], bool], write: Callable[[str
     for k, c, r in missing:
         write(f"tiles/{k}/{c}_{r}.png", tile_png(pixels, k, c, r))
     return len(missing)
+
+
+def cut_at_import(png: bytes, decoded: Image.Image | np.ndarray, width: int, height: int,
+                  write: Callable[[str | None, str, bytes], None]) -> int:
+    """A large image's display sizes and every tile, from pixels an import has just decoded.
+
+    So the first view of a large image, and its first zoom to 100 %, are
+    served from files instead of waiting for a decode of the full image
+    (about a second of CPU for 24 megapixels). Small images (nothing tiled)
+    cost nothing. The bytes are those the on-demand path makes.
+    ``write(variant, cache_name, data)``: a display size (``variant`` set) or a
+    tile (``cache_name`` such as ``tiles/0/3_2.png``). Returns the files made.
+    """
+    levels = tiled_levels(width, height)
+    if not levels:
+        return 0
+    picture = decoded if isinstance(decoded, Image.Image) else Image.fromarray(decoded)
+    made = 0
+    for variant in DISPLAY_SIZES:
+        write(variant, "", make_variant(png, variant, decoded=picture))
+        made += 1
+    pixels = np.asarray(decoded)
+    for level in range(levels):
+        cols, rows = tile_grid(width, height, level)
+        for col in range(cols):
+            for row in range(rows):
+                write(None, f"tiles/{level}/{col}_{row}.png", tile_png(pixels, level, col, row))
+                made += 1
+    return made
 
 
 class PixelCache:

@@ -249,11 +249,69 @@ def test_a_display_size_holding_the_full_bytes_redirects(client, make_pool, expe
     assert response.status_code == 308 and response.headers["Location"].endswith(f"/images/{sha}.png")
 
 
+def forget_derived(app) -> int:
+    """Delete every display size and tile: the store of an import made before they were cut at import."""
+    import shutil
+
+    from pairwise.context import current_store
+
+    with app.app_context():
+        root = current_store().root
+    gone = [p for p in root.rglob("*.d") if p.is_dir()] + list(root.rglob("*.preview.png")) + list(
+        root.rglob("*.thumb.png"))
+    for path in gone:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return len(gone)
+
+
+def test_large_images_get_display_sizes_and_tiles_at_import(app, client, expert, monkeypatch, runner) -> None:
+    """The first view and first zoom of a large image need no decode: import cut everything,
+    byte for byte what the on-demand path makes."""
+    from pairwise import tiles
+    from pairwise.context import current_store
+    from pairwise.imaging import make_variant
+    from pairwise.media import views as media
+    decodes: list[str] = []
+    monkeypatch.setattr(media, "_pixels", tiles.PixelCache(decoder=lambda path: decodes.append(path) or tiles.decode(path)))
+    big_pool(app)
+    assert "0 tiles cut for 4 large images" in runner.invoke(["pools", "tiles", "big"]).output
+    info = issue(client, expert, "big")["left"]
+    sha = info["url"].rsplit("/", 1)[1][:-4]
+    for level, cols, rows in ((0, 5, 4), (1, 3, 2)):
+        for col in range(cols):
+            for row in range(rows):
+                assert get(client, info["tile_url"].format(level=level, col=col, row=row), expert).status_code == 200
+    for kind in ("thumb_url", "preview_url"):
+        assert get(client, info[kind], expert).status_code == 200
+    assert decodes == []
+    with app.app_context():
+        store = current_store()
+        precut: dict[str, bytes] = {}
+        tiles.cut_all(store.path(sha), precut.__contains__, precut.__setitem__)
+        assert len(precut) == 26
+        assert all(store.cache_path(sha, name).read_bytes() == data for name, data in precut.items())
+        full = store.path(sha).read_bytes()
+        for variant in ("thumb", "preview"):
+            assert store.path(sha, variant).read_bytes() == make_variant(full, variant)
+
+
+def test_small_images_get_nothing_at_import(app, make_pool) -> None:
+    from pairwise.context import current_store
+
+    make_pool(items=1, models=("m1", "m2"))
+    with app.app_context():
+        root = current_store().root
+    assert list(root.rglob("*.d")) == [] and list(root.rglob("*.preview.png")) == []
+
+
 def test_tiles_can_be_cut_ahead(app, runner, client, expert) -> None:
     big_pool(app)
+    # Four large images: the source, two outputs and the gold sentinel's degraded copy
+    # (this item is the pool's sentinel); two display sizes and a tile folder each.
+    assert forget_derived(app) == 4 * 3
     result = runner.invoke(["pools", "tiles", "big"])
-    # 2500 x 1700: level 0 has 5 x 4 tiles, level 1 (1250 x 850) 3 x 2; three images.
-    assert result.exit_code == 0 and "78 tiles cut for 3 large images" in result.output, result.output
+    # 2500 x 1700: level 0 has 5 x 4 tiles, level 1 (1250 x 850) 3 x 2.
+    assert result.exit_code == 0 and "104 tiles cut for 4 large images" in result.output, result.output
     assert "0 tiles cut" in runner.invoke(["pools", "tiles", "big"]).output
     assert runner.invoke(["pools", "tiles", "nope"]).exit_code != 0
     a = issue(client, expert, "big")
@@ -273,6 +331,7 @@ def test_tiles_cut_on_first_view_are_the_precut_bytes_from_one_decode(app, clien
 
     monkeypatch.setattr(media, "_pixels", tiles.PixelCache(decoder=counting))
     big_pool(app)
+    forget_derived(app)  # as imported before import cut them
     info = issue(client, expert, "big")["left"]
     sha = info["url"].rsplit("/", 1)[1][:-4]
     served = {}
