@@ -148,9 +148,12 @@ def _dump_table(conn: Connection, table: sa.Table, out: IO[bytes]) -> int:
 
 
 def _image_files(root: Path) -> list[Path]:
+    """The stored images, not what is derived from them (display sizes, tiles: made again on request)."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")
+                  and not p.name.endswith((".preview.png", ".thumb.png"))
+                  and not any(part.endswith(".d") for part in p.relative_to(root).parts[:-1]))
 
 
 def backup(engine: Engine, image_root: Path, target: Path,

@@ -102,6 +102,22 @@ def test_round_trip_through_sqlite_and_back(app, client, make_pool, make_user, t
                                          "leaderboard_cache", "api_token", "user_account"}
     assert dict((t, n) for t, n, _ in tables) == _row_counts(app)
     assert len(images) > 0
+    # Only stored images: display sizes and tiles are derived (made again on request).
+    with app.app_context():
+        from pairwise.context import current_store
+        root = current_store().root
+    (root / "ab" / "cd").mkdir(parents=True, exist_ok=True)
+    derived = [root / "ab" / "cd" / ("ab" * 32 + ".preview.png"), root / "ab" / "cd" / ("ab" * 32 + ".d") / "tiles" / "0" / "0_0.png"]
+    for path in derived:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"derived")
+    assert all(name.endswith(".png") and ".preview." not in name and ".thumb." not in name and ".d/" not in name
+               for name, _ in images)
+    with_derived = tmp_path / "derived.tar"
+    assert _cli(app, "backup", str(with_derived)).exit_code == 0
+    assert _contents(with_derived)[1] == images
+    for path in derived:
+        path.unlink()
 
     sqlite_copy = fresh("sqlite")
     restored = _cli(sqlite_copy, "restore", str(first))
