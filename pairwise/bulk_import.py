@@ -20,11 +20,14 @@ with the reason (naming the file) in ``message``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from datetime import datetime, timedelta
 from typing import IO, Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from . import manifest as manifest_module
@@ -35,9 +38,12 @@ from .manifest import Manifest, ManifestError
 from .schema import ImportJob, utcnow
 from .storage import ImageStore
 
-__all__ = ["ImportFailed", "Progress", "create_job", "job_json", "run", "unpack"]
+__all__ = ["ImportFailed", "Progress", "create_job", "job_json", "mark_if_stale", "run", "unpack"]
 
 PROGRESS_EVERY_SECONDS = 0.5  # how often, at most, progress is written while images are made
+HEARTBEAT_SECONDS = 10.0  # a running import touches its job at least this often
+STALE_SECONDS = 120.0  # a queued or running job not touched for this long has lost its process
+INTERRUPTED = "interrupted: the server process running this import stopped; nothing was imported; send it again"
 
 
 class ImportFailed(Exception):
@@ -128,6 +134,18 @@ def run(db: Session, store: ImageStore, job_id: int, loaded: Manifest, *, pool_n
     progress = Progress(sessions, job_id)
     items_total = len(loaded.items)
     images_total = sum(1 + len(entry.outputs) for entry in loaded.items)
+    # A heartbeat, so that a poller can tell a slow stage (one huge item, the
+    # final commit) from an import whose process died (see mark_if_stale).
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                Progress(sessions, job_id).update(force=True)
+            except Exception:  # noqa: BLE001 - a missed beat is not the import's failure
+                pass
+
+    threading.Thread(target=beat, name=f"pairwise-import-{job_id}-heartbeat", daemon=True).start()
     try:
         progress.update(force=True, status="running", stage="images", items_total=items_total,
                         images_total=images_total, items_done=0, images_done=0)
@@ -159,6 +177,29 @@ def run(db: Session, store: ImageStore, job_id: int, loaded: Manifest, *, pool_n
         if message is None:
             raise
         raise ImportFailed(job_id, message) from None
+    finally:
+        stop.set()
+
+
+def mark_if_stale(db: Session, job: ImportJob, *, now: datetime | None = None,
+                  stale_seconds: float = STALE_SECONDS) -> ImportJob:
+    """A queued or running job whose process stopped (no heartbeat for ``stale_seconds``) becomes failed.
+
+    Its rows were never committed (an import commits once, at its end), so
+    nothing was imported; the client is told to send it again. Conditional
+    on the row, so two pollers (or a late heartbeat) cannot disagree. Commits.
+    """
+    now = now or utcnow()
+    if job.status not in ("queued", "running") or job.updated_at > now - timedelta(seconds=stale_seconds):
+        return job
+    changed = db.execute(update(ImportJob).where(
+        ImportJob.id == job.id, ImportJob.status.in_(("queued", "running")),
+        ImportJob.updated_at <= now - timedelta(seconds=stale_seconds),
+    ).values(status="failed", stage=None, message=INTERRUPTED, finished_at=now, updated_at=now)).rowcount
+    db.commit()
+    if changed:
+        db.refresh(job)
+    return job
 
 
 def fail(sessions: Callable[[], Session], job_id: int, message: str) -> None:

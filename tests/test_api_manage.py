@@ -314,6 +314,56 @@ def test_an_async_import_reports_progress_while_it_runs(client, admin, monkeypat
     assert any(seen.get("stage") == "saving" for seen in pause.seen)
 
 
+def test_a_running_import_beats_and_one_whose_process_died_reads_failed(app, client, admin, monkeypatch) -> None:
+    """A poller tells a slow import (its heartbeat moves) from a dead one (failed, send it again)."""
+    import threading
+    from datetime import timedelta
+
+    from pairwise import bulk_import
+    from pairwise.db import get_db
+    from pairwise.schema import ImportJob, utcnow
+
+    client.post("/api/v1/pools", headers=admin, json={"name": "p"})
+    monkeypatch.setattr(bulk_import, "HEARTBEAT_SECONDS", 0.05)
+    pause = _Pause(monkeypatch)
+    beat = threading.Event()
+    paused_hook = bulk_import.after_progress
+
+    def after_progress(job_id: int, fields: dict) -> None:
+        if not fields and pause.reached.is_set():
+            beat.set()  # a heartbeat while the import is held mid-way
+        paused_hook(job_id, fields)
+
+    monkeypatch.setattr(bulk_import, "after_progress", after_progress)
+    data = {"archive": (io.BytesIO(zip_of(files(2))), "files.zip"),
+            "manifest": (io.BytesIO(manifest_json(2).encode()), "manifest.json")}
+    job = client.post("/api/v1/pools/p/imports", headers={**admin, "Prefer": "respond-async"}, data=data).json
+    thread = _import_thread(job["id"])
+    try:
+        assert pause.reached.wait(60) and beat.wait(60)
+        assert client.get(job["url"], headers=admin).json["status"] == "running"  # beating: not stale
+    finally:
+        pause.release.set()
+        thread.join()
+    assert client.get(job["url"], headers=admin).json["status"] == "done"
+
+    # A job left running by a process that died: no beat for longer than STALE_SECONDS.
+    with app.app_context():
+        db = get_db()
+        old = utcnow() - timedelta(seconds=bulk_import.STALE_SECONDS + 5)
+        dead = ImportJob(pool_name="p", status="running", stage="images", items_total=5, items_done=2,
+                         images_total=15, images_done=6, created_at=old, updated_at=old)
+        fresh = ImportJob(pool_name="p", status="running", stage="images", items_total=5, items_done=2,
+                          images_total=15, images_done=6, created_at=old, updated_at=utcnow())
+        db.add_all([dead, fresh])
+        db.commit()
+        dead_id, fresh_id = dead.id, fresh.id
+    polled = client.get(f"/api/v1/imports/{dead_id}", headers=admin).json
+    assert polled["status"] == "failed" and polled["error"] == bulk_import.INTERRUPTED and polled["finished_at"]
+    assert client.get(f"/api/v1/imports/{dead_id}", headers=admin).json["status"] == "failed"  # stored
+    assert client.get(f"/api/v1/imports/{fresh_id}", headers=admin).json["status"] == "running"
+
+
 def test_a_synchronous_import_commits_its_progress_as_it_goes(app, client, admin, monkeypatch) -> None:
     """Another connection (a poller with the job's id) sees progress before the answer."""
     from pairwise import bulk_import

@@ -89,6 +89,11 @@ def _sessions() -> Session:
     return current_app.extensions["pairwise.sessionmaker"]()
 
 
+def _session_maker() -> Any:
+    """What :func:`_sessions` calls, bound now: an import's heartbeat thread has no app context."""
+    return current_app.extensions["pairwise.sessionmaker"]
+
+
 @bp.post("/pools/<pool_name>/imports")
 @role_required("admin")
 def create_import(pool_name: str) -> Any:
@@ -139,7 +144,7 @@ def create_import(pool_name: str) -> Any:
                                              "Preference-Applied": "respond-async"}
         try:
             job = bulk_import.run(db, current_store(), job_id, loaded, pool_name=pool.name,
-                                  sessions=_sessions, max_pixels=max_pixels)
+                                  sessions=_session_maker(), max_pixels=max_pixels)
         except bulk_import.ImportFailed as exc:
             raise Invalid(f"{exc.message} (import {job_id}, nothing imported)") from None
     finally:
@@ -155,7 +160,7 @@ def _start(app: Any, job_id: int, loaded: manifest.Manifest, root: Path, pool_na
         try:
             with app.app_context():
                 bulk_import.run(get_db(), current_store(), job_id, loaded, pool_name=pool_name,
-                                sessions=_sessions, max_pixels=max_pixels)
+                                sessions=_session_maker(), max_pixels=max_pixels)
         except bulk_import.ImportFailed:
             pass  # recorded on the job
         except Exception:  # noqa: BLE001 - recorded on the job by run(); logged here
@@ -170,10 +175,11 @@ def _start(app: Any, job_id: int, loaded: manifest.Manifest, root: Path, pool_na
 @bp.get("/imports/<int:job_id>")
 @role_required("admin")
 def get_import(job_id: int) -> Any:
-    job = get_db().get(ImportJob, job_id)
+    db = get_db()
+    job = db.get(ImportJob, job_id)
     if job is None:
         raise NotFound(f"no import {job_id}")
-    return _job_response(job)
+    return _job_response(bulk_import.mark_if_stale(db, job))
 
 
 @bp.get("/tokens")
