@@ -137,7 +137,8 @@ def _regular_work_left(db: Session, pool: Pool, expert: User) -> bool:
         query = select(Item.id, Item.external_id).where(Item.pool_id == pool.id)
         if after is not None:
             query = query.where(Item.external_id > after)
-        rows = db.execute(_allowed(query, expert).order_by(Item.external_id).limit(page)).all()  # type: ignore[attr-defined]
+        page_query = _allowed(query, expert).order_by(Item.external_id).limit(page)  # type: ignore[attr-defined]
+        rows = db.execute(page_query).all()
         if not rows:
             return False
         sizes = db.scalars(select(func.count()).select_from(Output)
