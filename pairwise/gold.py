@@ -23,6 +23,7 @@ from .schema import Assignment, GoldPair, Image, Item, Judgment, Model, Output, 
 from .storage import ImageStore
 
 OVERLAP_WINDOW = 2000  # overlap pairs come from the pool's most recent judgments
+WORK_PAGE = 64  # items in the first page when checking for work left (the next pages grow)
 
 
 # ----- making gold pairs -------------------------------------------------------
@@ -131,7 +132,7 @@ def _regular_work_left(db: Session, pool: Pool, expert: User) -> bool:
     """
     judged = db.scalar(select(func.count()).select_from(Judgment).where(
         Judgment.pool_id == pool.id, Judgment.expert_id == expert.id, Judgment.gold_pair_id.is_(None))) or 0
-    pairs, after, page = 0, None, 64
+    pairs, after, page = 0, None, WORK_PAGE
     while pairs <= judged:
         # Keyset pages on the (pool_id, external_id) unique index.
         query = select(Item.id, Item.external_id).where(Item.pool_id == pool.id)
