@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .pools import PreparedSentinel, StoredImage
 
 OVERLAP_WINDOW = 2000  # overlap pairs come from the pool's most recent judgments
+WORK_PAGE = 64  # items in the first page when checking for work left (the next pages grow)
 
 
 # ----- making gold pairs -------------------------------------------------------
@@ -139,8 +140,6 @@ def special_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.
         return None  # no draw: pools without either keep the scheduler's random stream
     u = float(rng.random())
     if u < gold_share:
-        if not _regular_work_left(db, pool, expert):
-            return None  # a gold pair after the last real one would stand out
         return _issue_gold(db, pool, expert, rng=rng, minutes=minutes, now=now)
     if u < gold_share + overlap_share:
         return _issue_overlap(db, pool, expert, rng=rng, minutes=minutes, now=now)
@@ -153,15 +152,29 @@ def _allowed(query: object, expert: User) -> object:
 
 
 def _regular_work_left(db: Session, pool: Pool, expert: User) -> bool:
-    """Whether this expert has pairs left to judge (two aggregates, no pair lists)."""
-    sizes = _allowed(select(func.count()).select_from(Output).join(Item, Item.id == Output.item_id)
-                     .where(Item.pool_id == pool.id).group_by(Output.item_id), expert)
-    pairs = sum(n * (n - 1) // 2 for n in db.scalars(sizes))  # type: ignore[call-overload]
-    judged = db.scalar(select(func.count()).select_from(Assignment)
-                       .join(Judgment, Judgment.assignment_id == Assignment.id)
-                       .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                              Assignment.gold_pair_id.is_(None))) or 0
-    return judged < pairs
+    """Whether this expert has pairs left to judge.
+
+    Their judgments are counted by their own index; the pool's pairs are then
+    added up a page of items at a time only until they exceed that count, so
+    the cost follows the expert's own work, not the size of the pool.
+    """
+    judged = db.scalar(select(func.count()).select_from(Judgment).where(
+        Judgment.pool_id == pool.id, Judgment.expert_id == expert.id, Judgment.gold_pair_id.is_(None))) or 0
+    pairs, after, page = 0, None, WORK_PAGE
+    while pairs <= judged:
+        # Keyset pages on the (pool_id, external_id) unique index.
+        query = select(Item.id, Item.external_id).where(Item.pool_id == pool.id)
+        if after is not None:
+            query = query.where(Item.external_id > after)
+        page_query = _allowed(query, expert).order_by(Item.external_id).limit(page)  # type: ignore[attr-defined]
+        rows = db.execute(page_query).all()
+        if not rows:
+            return False
+        sizes = db.scalars(select(func.count()).select_from(Output)
+                           .where(Output.item_id.in_([item_id for item_id, _ in rows])).group_by(Output.item_id))
+        pairs += sum(n * (n - 1) // 2 for n in sizes)
+        after, page = rows[-1][1], min(page * 4, 4096)
+    return True
 
 
 def _issue_gold(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator, minutes: int,
@@ -173,7 +186,9 @@ def _issue_gold(db: Session, pool: Pool, expert: User, *, rng: np.random.Generat
     query = _allowed(select(GoldPair).join(Item, Item.id == GoldPair.item_id)
                      .where(GoldPair.pool_id == pool.id, GoldPair.id.not_in(seen)), expert)
     candidates = list(db.scalars(query.order_by(GoldPair.id)))  # type: ignore[attr-defined]
-    if not candidates:
+    # Candidates first (a pool without gold pairs costs one small query), then
+    # the check that real work is left: a gold pair after the last real one would stand out.
+    if not candidates or not _regular_work_left(db, pool, expert):
         return None
     gold = candidates[int(rng.integers(len(candidates)))]
     better_side = "left" if rng.random() < 0.5 else "right"
@@ -197,10 +212,11 @@ def _issue_overlap(db: Session, pool: Pool, expert: User, *, rng: np.random.Gene
     if not rows:
         return None
     judged = Counter((item, scheduling.pair_key(a, b)) for item, a, b in rows)
+    # The window's items as a subquery, not a list of up to OVERLAP_WINDOW bound parameters.
     mine = {(item, scheduling.pair_key(a, b)) for item, a, b in db.execute(
         select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
         .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-               Assignment.gold_pair_id.is_(None), Assignment.item_id.in_({item for item, _k in judged})))}
+               Assignment.gold_pair_id.is_(None), Assignment.item_id.in_(select(recent.c.item_id))))}
     open_pairs = {key: n for key, n in judged.items() if key not in mine}
     if not open_pairs:
         return None

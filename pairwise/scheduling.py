@@ -47,7 +47,7 @@ from scipy.special import erfc
 UNIFORM_SHARE = 0.05
 #: Of the other picks, the share that refines the ranking (neighbours in the
 #: current order); the rest shrink the scores' total variance.
-RANKING_SHARE = 0.7
+RANKING_SHARE = 0.85
 #: Ranking picks count the wrongly ordered pairs up to this many places apart
 #: in the current ranking.
 RANKING_REACH = 3
@@ -226,6 +226,13 @@ def _expected_wrong_order(gap: NDArray, shift: NDArray, variance: NDArray) -> ND
     return (wrong * _WEIGHTS).sum(axis=-1)
 
 
+def _folded_mean(mean: NDArray, variance: NDArray) -> NDArray[np.float64]:
+    """E|X| for X ~ N(mean, variance)."""
+    sd = np.sqrt(np.clip(variance, 0.0, None)) + 1e-12
+    return sd * np.sqrt(2 / np.pi) * np.exp(-0.5 * (mean / sd) ** 2) + np.abs(mean) * (
+        1.0 - erfc(np.abs(mean) / (sd * np.sqrt(2.0))))
+
+
 def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
                  reach: int = RANKING_REACH) -> NDArray[np.float64]:
     """(K, K): how much one more judgment of each pair lowers the expected
@@ -233,38 +240,47 @@ def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
     ranking (what Kendall's tau counts; far pairs are settled already).
 
     ``cov_now`` is the posterior as stored, ``cov`` the one after the pairs in
-    flight. A judgment of (i, j) shrinks the variance of every difference
-    (k, l) it informs (a Sherman-Morrison update); the estimates move as the
-    judgments come in (a preposterior: each difference's mean shifts by a
-    normal with the variance removed), so a pair estimated as an exact tie
-    still gains, and pairs already being judged by others gain less.
+    flight (:func:`add_in_flight`). A judgment of (i, j) shrinks the variance
+    of every difference (k, l) it informs (a Sherman-Morrison update), and
+    the estimate of the difference moves as it comes in (a preposterior: a
+    normal shift with the variance removed), so a pair estimated as an exact
+    tie still gains.
+
+    The judgments in flight count as information already in: the gain is
+    measured from ``cov``, and the move they will cause is folded into the
+    gap (its expected size, E|gap + shift|). Crediting their move to the next
+    pick instead makes a pair *gain* from its own copies in flight (one
+    judgment rarely flips an order, ten can), so that concurrent picks pile
+    onto it; measured this way a pair's gain falls with every copy in flight.
     """
     mean = np.asarray(mean, dtype=np.float64)
     cov = np.asarray(cov, dtype=np.float64)
     cov_now = cov if cov_now is None else np.asarray(cov_now, dtype=np.float64)
     k = mean.shape[0]
+    gain = np.zeros((k, k))
+    if k < 2:
+        return gain
     rank = np.empty(k, dtype=np.int64)
     rank[np.argsort(mean, kind="stable")] = np.arange(k)
-    first, second = np.triu_indices(k, 1)
+    first, second = np.triu_indices(k, 1)  # candidates: each unordered pair once
     near = np.abs(rank[first] - rank[second]) <= reach
-    first, second = first[near], second[near]
+    target_a, target_b = first[near], second[near]  # targets: near neighbours
     v, v_now = difference_variance(cov), difference_variance(cov_now)
     gap = mean[:, None] - mean[None, :]
     p = _sigmoid(gap)
     w = p * (1 - p)
     # For candidate (i, j) and target (a, b): the update shrinks var(s_a - s_b)
     # by w_ij (c_ai - c_aj - c_bi + c_bj)^2 / (1 + w_ij v_ij).
-    d = cov[first] - cov[second]  # (P, K)
-    shrink = (w / (1.0 + w * v))[None] * (d[:, :, None] - d[:, None, :]) ** 2  # (P, K, K)
-    v_target, v_target_now = v[first, second], v_now[first, second]
-    g_target = gap[first, second]
-    after = np.clip(v_target[:, None, None] - shrink, 1e-12, None)
-    before = _expected_wrong_order(g_target, v_target_now - v_target, v_target)[:, None, None]
-    later = _expected_wrong_order(np.broadcast_to(g_target[:, None, None], after.shape),
-                                  v_target_now[:, None, None] - after, after)
-    gain = (before - later).sum(axis=0)
-    np.fill_diagonal(gain, 0.0)
-    return np.clip(gain, 0.0, None)
+    d = cov[target_a] - cov[target_b]  # (T, K)
+    factor = (w / (1.0 + w * v))[first, second]  # (C,)
+    shrink = factor[None, :] * (d[:, first] - d[:, second]) ** 2  # (T, C)
+    v_target = v[target_a, target_b]
+    g_target = _folded_mean(gap[target_a, target_b], v_now[target_a, target_b] - v_target)
+    after = np.clip(v_target[:, None] - shrink, 1e-12, None)
+    before = _expected_wrong_order(g_target, np.zeros_like(v_target), v_target)[:, None]
+    later = _expected_wrong_order(np.broadcast_to(g_target[:, None], after.shape), v_target[:, None] - after, after)
+    gain[first, second] = np.clip((before - later).sum(axis=0), 0.0, None)
+    return gain + gain.T
 
 
 def variance_reduction(mean: NDArray, cov: NDArray, _cov_now: NDArray | None = None) -> NDArray[np.float64]:

@@ -13,6 +13,7 @@ tau with the truth reaches 0.90 and 0.95, and until the mean RMSE of the
 centred scores falls to 0.2, with the issue's targets beside them.
 
     .venv/bin/python scripts/bench_scheduling.py                 # in-process, K = 12 and 20, 40 worlds
+    .venv/bin/python scripts/bench_scheduling.py --jobs 2        # the same numbers, worlds in 2 processes
     .venv/bin/python scripts/bench_scheduling.py --http          # through the HTTP API, 4 concurrent experts
 """
 
@@ -107,27 +108,49 @@ def active_batch(k: int, size: int, counts: NDArray, rng: np.random.Generator,
 POLICIES = {"uniform": uniform_batch, "active": active_batch}
 
 
-def run(policy: str, k: int, worlds: list[World], max_judgments: int) -> dict[str, NDArray[np.float64]]:
-    """Mean tau and RMSE over the worlds after every batch (lock-step)."""
+def run_world(policy: str, k: int, world: World, max_judgments: int) -> tuple[NDArray, NDArray]:
+    """Tau and RMSE after every batch in one world."""
     size = k - 1
     batches = max_judgments // size
-    taus = np.zeros((len(worlds), batches))
-    rmses = np.zeros((len(worlds), batches))
-    for w, world in enumerate(worlds):
-        pick_rng = np.random.default_rng([world.seed, k, 1])
-        answer_rng = np.random.default_rng([world.seed, k, 2])  # same answer stream for every policy
-        counts = np.zeros((k, k, 4), dtype=np.int64)
-        state: dict = {}
-        for b in range(batches):
-            pairs = POLICIES[policy](k, size, counts, pick_rng, state)
-            u = answer_rng.random(size)
-            for (left, right), x in zip(pairs, u, strict=True):
-                p_left = 1.0 / (1.0 + np.exp(world.truth[right] - world.truth[left]))
-                counts[left, right, 0 if x < p_left else 1] += 1
-            scores = estimated_scores(counts)
-            taus[w, b] = kendall_tau(scores, world.truth)
-            rmses[w, b] = np.sqrt(np.mean((scores - world.truth) ** 2))
-    return {"n": size * np.arange(1, batches + 1), "tau": taus.mean(axis=0), "rmse": rmses.mean(axis=0)}
+    taus, rmses = np.zeros(batches), np.zeros(batches)
+    pick_rng = np.random.default_rng([world.seed, k, 1])
+    answer_rng = np.random.default_rng([world.seed, k, 2])  # same answer stream for every policy
+    counts = np.zeros((k, k, 4), dtype=np.int64)
+    state: dict = {}
+    for b in range(batches):
+        pairs = POLICIES[policy](k, size, counts, pick_rng, state)
+        u = answer_rng.random(size)
+        for (left, right), x in zip(pairs, u, strict=True):
+            p_left = 1.0 / (1.0 + np.exp(world.truth[right] - world.truth[left]))
+            counts[left, right, 0 if x < p_left else 1] += 1
+        scores = estimated_scores(counts)
+        taus[b] = kendall_tau(scores, world.truth)
+        rmses[b] = np.sqrt(np.mean((scores - world.truth) ** 2))
+    return taus, rmses
+
+
+def _run_world(job: tuple[str, int, World, int]) -> tuple[NDArray, NDArray]:
+    return run_world(*job)
+
+
+def run(policy: str, k: int, worlds: list[World], max_judgments: int,
+        jobs: int = 1) -> dict[str, NDArray[np.float64]]:
+    """Mean tau and RMSE over the worlds after every batch (lock-step).
+
+    ``jobs`` > 1 runs the worlds in that many processes (same numbers: each
+    world has its own seeded streams)."""
+    work = [(policy, k, world, max_judgments) for world in worlds]
+    if jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            results = pool.map(_run_world, work, chunksize=1)
+    else:
+        results = [_run_world(job) for job in work]
+    taus = np.array([t for t, _r in results])
+    rmses = np.array([r for _t, r in results])
+    size = k - 1
+    return {"n": size * np.arange(1, taus.shape[1] + 1), "tau": taus.mean(axis=0), "rmse": rmses.mean(axis=0)}
 
 
 def first_reaching(curve: dict[str, NDArray], key: str, target: float, above: bool) -> int | None:
@@ -173,11 +196,16 @@ def in_process(args: argparse.Namespace) -> bool:
         worlds = [make_world(k, seed) for seed in range(args.worlds)]
         cap = args.max_judgments or (110 if k <= 12 else 130) * (k - 1)
         result = {}
-        for policy in ("uniform", "active"):
-            start = time.perf_counter()
-            curve = run(policy, k, worlds, cap)
+        for policy in args.policies:
+            start, cpu = time.perf_counter(), time.process_time()
+            curve = run(policy, k, worlds, cap, args.jobs)
             result[policy] = summarise(curve)
-            print(f"K={k} {policy}: {result[policy]} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+            children = os.times().children_user + os.times().children_system  # the --jobs processes
+            print(f"K={k} {policy}: {result[policy]} ({time.perf_counter() - start:.0f} s wall, "
+                  f"{time.process_time() - cpu + children:.0f} s CPU so far incl. workers, "
+                  f"load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
+        if len(result) < 2:
+            continue
         rows = report(k, result, cap, args.worlds)
         all_ok &= all(r.endswith("| met |") for r in rows)
         lines += rows
@@ -364,7 +392,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200, help="items per simulated pool (--http)")
     parser.add_argument("--database-url", default=None, help="--http: a PostgreSQL database (default: SQLite)")
     parser.add_argument("--policies", nargs="+", default=["uniform", "active"], choices=["uniform", "active"],
-                        help="--http: the schedulers to run (the worlds are the same whichever run)")
+                        help="the schedulers to run (the worlds are the same whichever run)")
+    parser.add_argument("--jobs", type=int, default=1, help="in-process: run the worlds in this many processes")
     args = parser.parse_args()
     ok = over_http(args) if args.http else in_process(args)
     sys.exit(0 if ok else 1)

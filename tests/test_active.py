@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 BODY = {"choice": "left", "rationale": "sharper edges on the left one"}
@@ -78,6 +79,37 @@ def test_posterior_is_shared_and_refreshed_after_n_judgments(app, make_pool, mak
     assert _issue(app, "pool-1", expert.id, seed=99) is not None
     judgments, mean = stored()
     assert judgments == active.REFRESH_JUDGMENTS and max(mean) > 0  # ... but after N judgments
+
+
+def test_one_worker_refits_while_the_others_keep_the_stored_posterior(app, make_pool, make_user) -> None:
+    from sqlalchemy import text
+
+    from pairwise import active
+    from pairwise.db import get_db, get_engine
+    from pairwise.schema import SchedulerPosterior
+
+    make_pool(items=12, models=("model-a", "model-b", "model-c", "model-d"))
+    expert = make_user("expert")
+    for seed in range(active.REFRESH_JUDGMENTS):  # the first fit, then N judgments
+        assert _issue(app, "pool-1", expert.id, seed=seed) is not None
+
+    def stored() -> int:
+        with app.app_context():
+            return get_db().scalar(select(SchedulerPosterior.judgments))
+
+    assert stored() == 0
+    with app.app_context():
+        if get_engine().dialect.name != "postgresql":
+            pytest.skip("SQLite serialises issuing: every request may refit")
+        pool_id = get_db().scalar(select(SchedulerPosterior.pool_id))
+        with get_engine().connect() as other:  # another worker is refitting this pool
+            assert other.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
+                                 {"key": f"pairwise.posterior:{pool_id}"}).scalar()
+            assert _issue(app, "pool-1", expert.id, seed=50) is not None  # served, without waiting
+            assert stored() == 0  # ... from the stored posterior
+            other.rollback()
+    assert _issue(app, "pool-1", expert.id, seed=51) is not None
+    assert stored() >= active.REFRESH_JUDGMENTS  # the next request claims the refit
 
 
 def test_a_new_model_is_placed(app, make_pool, make_user) -> None:

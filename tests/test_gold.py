@@ -140,6 +140,29 @@ def test_no_gold_once_the_real_pairs_are_done(client, make_pool, make_user, toke
     assert issue(client, expert) is None
 
 
+def test_work_left_is_counted_across_pages_of_items(app, client, make_pool, make_user, token_for,
+                                                    monkeypatch) -> None:
+    from pairwise import gold, pools
+    from pairwise.db import get_db
+    from pairwise.schema import User
+
+    monkeypatch.setattr(gold, "WORK_PAGE", 1)  # one item per page: 1, 4, 16, ... items
+    make_pool(items=3, categories=("apparel", "food"), models=("model-a", "model-b"))  # 6 pairs
+    user = make_user("expert")
+    expert = token_for(user)
+
+    def work_left() -> bool:
+        with app.app_context():
+            db = get_db()
+            return gold._regular_work_left(db, pools.get_pool(db, "pool-1"), db.get(User, user.id))
+
+    for _ in range(6):
+        assert work_left()
+        a = issue(client, expert)
+        assert client.post(a["submit_url"], headers=expert, json=GOOD).status_code == 201
+    assert not work_left() and issue(client, expert) is None
+
+
 def test_gold_answers_leave_the_scheduler_alone_and_the_recount_too(app, client, make_pool, make_user, token_for,
                                                                     runner) -> None:
     make_pool(items=1, models=("model-a", "model-b"), gold_share=1.0)
