@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-import pytest
 from sqlalchemy import select
 
 BODY = {"choice": "left", "rationale": "sharper edges on the left one"}
