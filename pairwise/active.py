@@ -43,6 +43,10 @@ class Choice:
     reason: str
 
 
+# Two outputs of one item, aliased once: an alias made per request costs
+# more Python (column proxies) than the queries that use it.
+_LEFT, _RIGHT = aliased(Output), aliased(Output)
+
 def _cells(db: Session, pool: Pool, only: set[str] | None) -> dict[str, dict[tuple[int, int, str], int]]:
     """category -> (left model, right model, choice) -> judgments (read at refresh only)."""
     out: dict[str, dict[tuple[int, int, str], int]] = {}
@@ -185,7 +189,7 @@ def _judged_since(db: Session, pool: Pool, after: int,
 
 def _in_flight(db: Session, pool: Pool, now: datetime) -> dict[str, list[tuple[int, int]]]:
     """category -> (model, model) of the pool's open, unexpired assignments."""
-    left, right = aliased(Output), aliased(Output)
+    left, right = _LEFT, _RIGHT
     rows = db.execute(select(Item.category, left.model_id, right.model_id)
                       .select_from(Assignment)
                       .join(Item, Item.id == Assignment.item_id)
@@ -203,7 +207,7 @@ def find_item(db: Session, pool: Pool, category: str, model_a: int, model_b: int
     """(item, output of a, output of b): the first item at or after ``key`` in
     the category's random order that holds both outputs and whose pair this
     expert has not judged (wrapping round once)."""
-    oa, ob = aliased(Output), aliased(Output)
+    oa, ob = _LEFT, _RIGHT
     low = case((oa.id < ob.id, oa.id), else_=ob.id)
     high = case((oa.id < ob.id, ob.id), else_=oa.id)
     judged = exists(select(Judgment.id).where(Judgment.expert_id == expert.id,

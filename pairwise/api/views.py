@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, object_session
 
 from .. import audit, browse, exports, judging, leaderboard_formats, leaderboards, pools, submissions, visibility
 from ..auth import login_required, role_required
@@ -14,7 +16,7 @@ from ..context import current_store, fit_options, scheduler_rng
 from ..db import get_db
 from ..errors import Conflict, Invalid, NotFound
 from ..leaderboard_fit import download_name
-from ..schema import Assignment, Image, Pool
+from ..schema import Assignment, Image, Item, Output, Pool
 from ..security import accepts_upload, json_error
 from ..media.views import image_json
 from .openapi import spec
@@ -133,8 +135,31 @@ def _image_json(image: Image) -> dict[str, Any]:
     return image_json(image)
 
 
+_PRELOAD_ALIASES = (aliased(Image), aliased(Image), aliased(Image), aliased(Output), aliased(Output))
+
+
+def _preload(assignment: Assignment) -> Any:
+    """The item, its source and both outputs with their images, in one query.
+
+    They land in the session's identity map, so the attribute reads below
+    need no query each (six lazy loads otherwise, a round trip apiece). The
+    map holds objects weakly: the caller keeps the returned row until done.
+    """
+    db = object_session(assignment)
+    if db is None:
+        return None
+    source, left_image, right_image, left, right = _PRELOAD_ALIASES
+    return db.execute(select(Item, source, left, left_image, right, right_image)
+               .join(source, source.id == Item.source_image_id)
+               .join(left, left.id == assignment.left_output_id).join(left_image, left_image.id == left.image_id)
+               .join(right, right.id == assignment.right_output_id)
+               .join(right_image, right_image.id == right.image_id)
+               .where(Item.id == assignment.item_id)).first()
+
+
 def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
     """What the expert sees: no model names, no item ids, no file names."""
+    loaded = _preload(assignment)  # noqa: F841  (kept alive while the attributes are read)
     return {
         "id": assignment.id,
         "pool": pool.name,
