@@ -410,3 +410,42 @@ def test_page_weight_and_no_inline_script(app, live_server, browser_page, make_u
     # Toggles say whether they are on.
     for selector in ("#loupe", "#pin", "#unsure", "button[data-mode=side]", "button[data-zoom=fit]"):
         assert page.locator(selector).get_attribute("aria-pressed") in ("true", "false"), selector
+
+
+CONTRAST = """() => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const v = m[1].split(',').map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
+  const lum = (c) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.closest('[hidden], dialog:not([open])') || el.disabled) continue;
+    const style = getComputedStyle(el), box = el.getBoundingClientRect();
+    if (style.visibility === 'hidden' || style.display === 'none' || box.width === 0 || box.height === 0) continue;
+    const fg = parse(style.color), bg = background(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) low.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}: "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
+def test_text_contrast_is_at_least_4_5_to_1(app, live_server, browser_page, make_user) -> None:
+    """WCAG AA on every visible text of the judge page (3:1 for large text), help overlay included."""
+    page = browser_page
+    make_pool_with(app, items=1)
+    open_judge(page, live_server, make_user("expert").email)
+    assert page.evaluate(CONTRAST) == []
+    page.keyboard.press("?")  # every key, in its overlay
+    assert page.evaluate(CONTRAST) == []
