@@ -112,7 +112,8 @@ def current_store_root(app):
 
 
 def login(browser, base: str):
-    """A new browser context (empty cache), logged in."""
+    """A new browser context (empty cache), logged in. bypass_csp: wait_for_function
+    evaluates a string, which the CSP forbids."""
     page = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True).new_page()
     page.set_default_timeout(60000)
     page.goto(f"{base}/login")
@@ -149,13 +150,7 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
-            # bypass_csp: wait_for_function evaluates a string, which the CSP forbids.
-            page = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True).new_page()
-            page.set_default_timeout(60000)
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", "bench@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            page = login(browser, base)
             page.goto(f"{base}/pools/bench/judge")
             page.wait_for_function("document.getElementById('judge').dataset.assignment")
             times, sharp = [], []

@@ -12,12 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import judge_ops, judging, pools
 from ..auth import role_required
-from ..context import scheduler_rng
 from ..db import get_db
 from ..errors import Conflict, Invalid
 from ..exports import _csv_chunks
 from ..schema import Assignment, utcnow
-from .views import assignment_json, bp
+from .views import bp, issue_response
 
 ACCEPTS = ("unsure", "pins", "unacceptable", "criteria")
 """Optional judgment fields this server takes (the page shows their controls)."""
@@ -35,20 +34,7 @@ def queue_assignment(pool_name: str) -> Any:
     """The pair after the open one, reserved now so the page can show it the
     moment the open one is answered: 201 with it (the next ``POST
     .../assignments`` then opens it), or 204 with no open pair or none left."""
-    db = get_db()
-    pool = pools.get_pool(db, pool_name)
-    minutes = current_app.config["ASSIGNMENT_MINUTES"]
-    try:
-        assignment = judging.queue_next(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
-    except IntegrityError:  # a racing request queued one first: answer with it
-        db.rollback()
-        assignment = judging.queue_next(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
-    if assignment is None:
-        db.rollback()
-        return Response(status=204)
-    body = assignment_json(assignment, pool)
-    db.commit()
-    return body, 201
+    return issue_response(pool_name, judging.queue_next)
 
 
 @bp.post("/assignments/<int:assignment_id>/skip")

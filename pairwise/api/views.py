@@ -180,14 +180,23 @@ def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
 @bp.post("/pools/<pool_name>/assignments")
 @role_required("expert")
 def next_assignment(pool_name: str) -> Any:
+    return issue_response(pool_name, judging.next_assignment)
+
+
+def issue_response(pool_name: str, issue: Any) -> Any:
+    """201 with the pair ``issue(db, pool, expert, rng=, minutes=)`` gives this expert, or 204.
+
+    A unique index (one open pair, one queued pair per expert) may catch a
+    racing request for the same expert: then the winner's pair is answered.
+    """
     db = get_db()
     pool = pools.get_pool(db, pool_name)
     minutes = current_app.config["ASSIGNMENT_MINUTES"]
     try:
-        assignment = judging.next_assignment(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
-    except IntegrityError:  # the one-open-assignment index caught a race: answer with the winner's pair
+        assignment = issue(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
+    except IntegrityError:
         db.rollback()
-        assignment = judging.next_assignment(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
+        assignment = issue(db, pool, current_user, rng=scheduler_rng(), minutes=minutes)
     if assignment is None:
         db.rollback()
         return Response(status=204)
