@@ -102,13 +102,31 @@ def _models(db: Session, pool: Pool, category: str) -> list[int]:
 
 
 def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: datetime,
-            only: set[str] | None = None) -> dict[str, SchedulerPosterior]:
+            only: set[str] | None = None,
+            new: dict[str, list[tuple[int, int, int, str]]] | None = None) -> dict[str, SchedulerPosterior]:
     """Refit the posteriors from the count cells and store them.
 
     ``only``: refit just these categories with the models they had; None:
     every category, with its models looked up again (new items, models and
-    categories join here).
+    categories join here). With ``only``, a category whose stored row keeps
+    its win matrix is refitted *incrementally*: that matrix plus ``new``
+    (category -> (judgment id, left model, right model, choice) of the
+    judgments since its fit), without reading the count cells. A judgment
+    that commits after a newer one was counted is then missed until the
+    next full refit (every :data:`REFRESH_SECONDS`), which reads the cells.
     """
+    if only is not None and new is not None:
+        incremental = {c for c in only if c in old and old[c].wins is not None}
+        fresh = dict(old)
+        for category in sorted(incremental):
+            fresh[category] = _store(db, pool, category, old[category].model_ids,
+                                     _add_judgments(old[category], new.get(category, [])),
+                                     start=np.asarray(old[category].mean, dtype=np.float64), now=now,
+                                     last=max([old[category].last_judgment_id]
+                                              + [j for judged in new.values() for j, *_ in judged]))
+        if incremental == only:
+            return fresh
+        return refresh(db, pool, fresh, now, only - incremental)
     # The newest judgment before the counts are read: a judgment committed in
     # between is then counted twice for a while (harmless), never missed.
     last = db.scalar(select(func.max(Judgment.id)).where(Judgment.pool_id == pool.id)) or 0
@@ -121,17 +139,44 @@ def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: da
         if category in old:  # warm start: the previous mean, for the models it knew
             previous = dict(zip(old[category].model_ids, old[category].mean, strict=True))
             start = np.array([previous.get(m, 0.0) for m in model_ids])
-        mean, cov = scheduling.laplace_posterior(scheduling.wins_from_counts(counts), start=start)
-        pairs = counts.sum(axis=2)
-        values = {"model_ids": model_ids, "mean": [float(x) for x in mean],
-                  "cov": [[float(x) for x in row] for row in cov],
-                  "pair_counts": (pairs + pairs.T).tolist(),
-                  "judgments": int(counts.sum()), "last_judgment_id": int(last), "refreshed_at": now}
-        statement = dialect_insert(db)(SchedulerPosterior).values(pool_id=pool.id, category=category, **values)
-        # An upsert: two workers refreshing at once both write a valid posterior.
-        db.execute(statement.on_conflict_do_update(index_elements=["pool_id", "category"], set_=values))
-        fresh[category] = SchedulerPosterior(pool_id=pool.id, category=category, **values)
+        fresh[category] = _store(db, pool, category, model_ids, scheduling.wins_from_counts(counts),
+                                 start=start, now=now, last=last)
     return fresh
+
+
+def _add_judgments(row: SchedulerPosterior, judged: list[tuple[int, int, int, str]]) -> np.ndarray:
+    """The row's win matrix with these judgments added (as :func:`scheduling.wins_from_counts`
+    counts them: a tie or "both bad" half a win each way)."""
+    wins = np.asarray(row.wins, dtype=np.float64).copy()
+    index = {m: k for k, m in enumerate(row.model_ids)}
+    for _id, left, right, choice in judged:
+        if left not in index or right not in index:  # a model new since the fit joins at the full refit
+            continue
+        i, j = index[left], index[right]
+        if choice == "left":
+            wins[i, j] += 1.0
+        elif choice == "right":
+            wins[j, i] += 1.0
+        else:
+            wins[i, j] += 0.5
+            wins[j, i] += 0.5
+    return wins
+
+
+def _store(db: Session, pool: Pool, category: str, model_ids: list[int], wins: np.ndarray, *,
+           start: np.ndarray | None, now: datetime, last: int) -> SchedulerPosterior:
+    """Fit the posterior of one category from its win matrix and upsert it."""
+    mean, cov = scheduling.laplace_posterior(wins, start=start)
+    pairs = wins + wins.T
+    values = {"model_ids": model_ids, "mean": [float(x) for x in mean],
+              "cov": [[float(x) for x in row] for row in cov],
+              "pair_counts": [[int(round(x)) for x in row] for row in pairs],
+              "wins": [[float(x) for x in row] for row in wins],
+              "judgments": int(round(pairs.sum() / 2)), "last_judgment_id": int(last), "refreshed_at": now}
+    statement = dialect_insert(db)(SchedulerPosterior).values(pool_id=pool.id, category=category, **values)
+    # An upsert: two workers refreshing at once both write a valid posterior.
+    db.execute(statement.on_conflict_do_update(index_elements=["pool_id", "category"], set_=values))
+    return SchedulerPosterior(pool_id=pool.id, category=category, **values)
 
 
 def claim_refit(db: Session, pool: Pool) -> bool:
@@ -163,27 +208,29 @@ def posteriors(db: Session, pool: Pool,
         return refresh(db, pool, rows, now), {}
     stale = any(row.refreshed_at <= now - timedelta(seconds=REFRESH_SECONDS) for row in rows.values())
     since = _judged_since(db, pool, min(row.last_judgment_id for row in rows.values()), rows)
-    behind = {category for category, pairs in since.items()
-              if category not in rows or len(pairs) >= REFRESH_JUDGMENTS}
+    behind = {category for category, judged in since.items()
+              if category not in rows or len(judged) >= REFRESH_JUDGMENTS}
     if (stale or behind) and claim_refit(db, pool):
         if stale or any(category not in rows for category in behind):
             return refresh(db, pool, rows, now), {}
-        rows = refresh(db, pool, rows, now, behind)
-        since = {c: pairs for c, pairs in since.items() if c not in behind}
+        rows = refresh(db, pool, rows, now, behind, since)
+        since = {c: judged for c, judged in since.items() if c not in behind}
     # A new category waits for the refit that adds it.
-    return rows, {c: pairs for c, pairs in since.items() if c in rows}
+    return rows, {c: [(left, right) for _id, left, right, _choice in judged]
+                  for c, judged in since.items() if c in rows}
 
 
 def _judged_since(db: Session, pool: Pool, after: int,
-                  rows: dict[str, SchedulerPosterior]) -> dict[str, list[tuple[int, int]]]:
-    """category -> (left model, right model) of the judgments newer than each
-    category's fit: a handful of the newest rows, by the (pool, id) index."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    query = (select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id)
-             .where(Judgment.pool_id == pool.id, Judgment.id > after))
-    for judgment_id, category, left, right in db.execute(query):
+                  rows: dict[str, SchedulerPosterior]) -> dict[str, list[tuple[int, int, int, str]]]:
+    """category -> (id, left model, right model, choice) of the judgments
+    newer than each category's fit: a handful of the newest rows, by the
+    (pool, id) index."""
+    out: dict[str, list[tuple[int, int, int, str]]] = {}
+    query = (select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id,
+                    Judgment.choice).where(Judgment.pool_id == pool.id, Judgment.id > after))
+    for judgment_id, category, left, right, choice in db.execute(query):
         if category not in rows or judgment_id > rows[category].last_judgment_id:
-            out.setdefault(category, []).append((left, right))
+            out.setdefault(category, []).append((int(judgment_id), left, right, choice.value))
     return out
 
 

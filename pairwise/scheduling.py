@@ -216,14 +216,29 @@ def information_gain(mean: NDArray, cov: NDArray) -> NDArray[np.float64]:
 #: Gauss-Hermite nodes and weights for expectations over a normal shift.
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(12)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+_HALF_WEIGHTS = 0.5 * _WEIGHTS
 
 
-def _expected_wrong_order(gap: NDArray, shift: NDArray, variance: NDArray) -> NDArray[np.float64]:
-    """E[P(the order of a pair is wrong)] once the difference has variance
-    ``variance`` and its estimate has moved by N(0, shift) from ``gap``."""
-    moved = gap[..., None] + np.sqrt(np.clip(shift, 0.0, None))[..., None] * _NODES
-    wrong = 0.5 * erfc(np.abs(moved) / np.sqrt(2.0 * (variance[..., None] + 1e-12)))
-    return (wrong * _WEIGHTS).sum(axis=-1)
+def _wrong_order(gap: NDArray, variance: NDArray) -> NDArray[np.float64]:
+    """P(the order of a pair is wrong): its difference is estimated ``gap``
+    with posterior variance ``variance``."""
+    return 0.5 * erfc(np.abs(gap) / np.sqrt(2.0 * (variance + 1e-12)))
+
+
+def _expected_wrong_order_sum(gap: NDArray, shift: NDArray, variance: NDArray) -> NDArray[np.float64]:
+    """(C,): summed over the T targets, E[P(the order of a target is wrong)]
+    once candidate c is judged: the difference has variance ``variance[t, c]``
+    and its estimate has moved by N(0, ``shift[t, c]``) from ``gap[t]``.
+
+    The expectation over the move by Gauss-Hermite quadrature, in place on
+    one (T, C, nodes) array: this is the scheduler's hot loop.
+    """
+    moved = np.sqrt(np.clip(shift, 0.0, None))[..., None] * _NODES
+    moved += gap[:, None, None]
+    np.abs(moved, out=moved)
+    moved *= (1.0 / np.sqrt(2.0 * (variance + 1e-12)))[..., None]
+    erfc(moved, out=moved)
+    return np.einsum("tcn,n->c", moved, _HALF_WEIGHTS)
 
 
 def _folded_mean(mean: NDArray, variance: NDArray) -> NDArray[np.float64]:
@@ -273,14 +288,41 @@ def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
     # by w_ij (c_ai - c_aj - c_bi + c_bj)^2 / (1 + w_ij v_ij).
     d = cov[target_a] - cov[target_b]  # (T, K)
     factor = (w / (1.0 + w * v))[first, second]  # (C,)
-    shrink = factor[None, :] * (d[:, first] - d[:, second]) ** 2  # (T, C)
+    diff = d[:, first] - d[:, second]
+    shrink = factor[None, :] * diff * diff  # (T, C)
     v_target = v[target_a, target_b]
     g_target = _folded_mean(gap[target_a, target_b], v_now[target_a, target_b] - v_target)
     after = np.clip(v_target[:, None] - shrink, 1e-12, None)
-    before = _expected_wrong_order(g_target, np.zeros_like(v_target), v_target)[:, None]
-    later = _expected_wrong_order(np.broadcast_to(g_target[:, None], after.shape), v_target[:, None] - after, after)
-    gain[first, second] = np.clip((before - later).sum(axis=0), 0.0, None)
+    before = _wrong_order(g_target, v_target).sum()
+    later = _expected_wrong_order_sum(g_target, v_target[:, None] - after, after)
+    gain[first, second] = np.clip(before - later, 0.0, None)
     return gain + gain.T
+
+
+def expected_wrong_orders(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
+                          reach: int = RANKING_REACH) -> float:
+    """How many pairs of near neighbours (up to ``reach`` places apart in the
+    current ranking) are expected to be in the wrong order: the targets of
+    :func:`ranking_gain` before any pick, with the pairs in flight counted
+    as in ``ranking_gain`` (``cov`` after them, ``cov_now`` as stored).
+
+    Cheap (one value per target pair), so it chooses the category whose
+    ranking is least settled before the costly :func:`ranking_gain` runs
+    there only.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    k = mean.shape[0]
+    if k < 2:
+        return 0.0
+    cov = np.asarray(cov, dtype=np.float64)
+    cov_now = cov if cov_now is None else np.asarray(cov_now, dtype=np.float64)
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.argsort(mean, kind="stable")] = np.arange(k)
+    first, second = np.triu_indices(k, 1)
+    near = np.abs(rank[first] - rank[second]) <= reach
+    a, b = first[near], second[near]
+    v, v_now = difference_variance(cov)[a, b], difference_variance(cov_now)[a, b]
+    return float(_wrong_order(_folded_mean(mean[a] - mean[b], v_now - v), v).sum())
 
 
 def variance_reduction(mean: NDArray, cov: NDArray, _cov_now: NDArray | None = None) -> NDArray[np.float64]:
@@ -357,6 +399,11 @@ def choose_active(
     A share ``uniform_share`` of picks is uniform over model pairs; of the
     rest, ``ranking_share`` maximise :func:`ranking_gain` and the others
     :func:`variance_reduction`, both after the pairs in flight are counted.
+    A model short of ``placement`` judgments is placed first, in whichever
+    category. Over several categories a ranking pick goes to the one with
+    the most neighbours expected in the wrong order
+    (:func:`expected_wrong_orders`; ``ranking_gain`` costs too much to run
+    in all of them per request), a scores pick to the best pair of all.
     Returns None when no category has an available pair.
     """
     live = [c for c in range(len(categories)) if categories[c].available.any()]
@@ -365,45 +412,68 @@ def choose_active(
     if rng.random() < uniform_share:
         return _uniform_pick(categories, live, rng)
     objective = "ranking" if rng.random() < ranking_share else "scores"
-    best: tuple[float, int, int, int, str] | None = None
-    for c in live:
-        candidate = _best_pair(categories[c], placement, objective)
+    states = {c: _State.of(categories[c]) for c in live}
+    unplaced = [(state.placement_pick(placement), c) for c, state in states.items()]
+    if any(found is not None for found, _c in unplaced):
         # Placement outranks information: a new model is placed first.
-        key = (candidate[0], candidate[1])
-        if best is None or key > (best[0], best[1]):
-            best = (candidate[0], candidate[1], c, candidate[2], candidate[3])
-    assert best is not None
-    _rank, _score, c, flat, reason = best
+        (score, flat), c = max((found, c) for found, c in unplaced if found is not None)
+        reason = "placement"
+    else:
+        if objective == "ranking" and len(live) > 1:
+            live = [max(live, key=lambda c: expected_wrong_orders(
+                categories[c].mean, states[c].cov, categories[c].cov))]
+        (score, flat), c = max((states[c].best(objective), c) for c in live)
+        reason = objective
     k = categories[c].mean.shape[0]
     first, second = random_sides(flat // k, flat % k, rng)
     return Pick(category=c, first=first, second=second, reason=reason)
 
 
-def _best_pair(cat: Category, placement: int, objective: str) -> tuple[int, float, int, str]:
-    """(priority, score, flat pair index, reason) of one category's best pair."""
-    k = cat.mean.shape[0]
-    upper = np.triu(cat.available, 1) | np.triu(cat.available.T, 1)
-    flying = np.zeros((k, k), dtype=np.int64)
-    for i, j in cat.in_flight:
-        flying[i, j] += 1
-        flying[j, i] += 1
-    per_model = (cat.judged + flying).sum(axis=1)
-    cov = add_in_flight(cat.mean, cat.cov, cat.in_flight)
-    # A whisker of preference for rarely compared pairs breaks exact ties
-    # (e.g. the very first picks, when every pair looks the same).
-    score = OBJECTIVES[objective](cat.mean, cov, cat.cov) + 1e-9 / (1.0 + cat.judged + flying)
-    unplaced = upper & ((per_model[:, None] < placement) | (per_model[None, :] < placement))
-    if unplaced.any():
-        # Place the least-judged model first, against its most informative opponent.
+@dataclass(frozen=True)
+class _State:
+    """One category's pairs as a pick sees them: the pairs in flight counted."""
+
+    cat: Category
+    upper: NDArray[np.bool_]  # available pairs, each once (i < j)
+    flying: NDArray[np.int64]  # (K, K) symmetric: copies in flight
+    cov: NDArray[np.float64]  # the covariance after the pairs in flight
+
+    @classmethod
+    def of(cls, cat: Category) -> _State:
+        k = cat.mean.shape[0]
+        flying = np.zeros((k, k), dtype=np.int64)
+        for i, j in cat.in_flight:
+            flying[i, j] += 1
+            flying[j, i] += 1
+        return cls(cat=cat, upper=np.triu(cat.available, 1) | np.triu(cat.available.T, 1), flying=flying,
+                   cov=add_in_flight(cat.mean, cat.cov, cat.in_flight))
+
+    def whisker(self) -> NDArray[np.float64]:
+        """A whisker of preference for rarely compared pairs: it breaks exact
+        ties (e.g. the very first picks, when every pair looks the same)."""
+        return 1e-9 / (1.0 + self.cat.judged + self.flying)
+
+    def placement_pick(self, placement: int) -> tuple[float, int] | None:
+        """(score, flat pair index) placing the least-judged model short of
+        ``placement`` judgments, against its most informative opponent
+        (those near its current estimate); None when every model is placed."""
+        k = self.cat.mean.shape[0]
+        per_model = (self.cat.judged + self.flying).sum(axis=1)
+        unplaced = self.upper & ((per_model[:, None] < placement) | (per_model[None, :] < placement))
+        if not unplaced.any():
+            return None
         involved = np.where(unplaced.any(axis=1) | unplaced.any(axis=0), per_model, np.iinfo(np.int64).max)
         m = int(np.argmin(involved))
         mask = unplaced & ((np.arange(k)[:, None] == m) | (np.arange(k)[None, :] == m))
-        # Its most informative opponents: those near its current estimate.
-        score = information_gain(cat.mean, cov) + 1e-9 / (1.0 + cat.judged + flying)
+        score = information_gain(self.cat.mean, self.cov) + self.whisker()
         flat = int(np.argmax(np.where(mask, score, -np.inf)))
-        return 1, float(score.flat[flat]), flat, "placement"
-    flat = int(np.argmax(np.where(upper, score, -np.inf)))
-    return 0, float(score.flat[flat]), flat, objective
+        return float(score.flat[flat]), flat
+
+    def best(self, objective: str) -> tuple[float, int]:
+        """(score, flat pair index) of the available pair that ``objective`` rates best."""
+        score = OBJECTIVES[objective](self.cat.mean, self.cov, self.cat.cov) + self.whisker()
+        flat = int(np.argmax(np.where(self.upper, score, -np.inf)))
+        return float(score.flat[flat]), flat
 
 
 def _uniform_pick(categories: Sequence[Category], live: list[int], rng: np.random.Generator) -> Pick:

@@ -364,6 +364,9 @@ class SchedulerPosterior(Base):
     mean: Mapped[list[float]] = mapped_column(JSON)
     cov: Mapped[list[list[float]]] = mapped_column(JSON)
     pair_counts: Mapped[list[list[int]]] = mapped_column(JSON)  # judgments per model pair, both orders
+    # wins[i][j]: how often model i beat model j (ties half each way), for the
+    # incremental refit; NULL in rows fitted before it existed (refitted in full).
+    wins: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True)
     judgments: Mapped[int]  # judgments of the category the fit saw
     last_judgment_id: Mapped[int]  # the pool's newest judgment when it was fitted
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)

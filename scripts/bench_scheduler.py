@@ -19,6 +19,8 @@ a test.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import json
 import tempfile
 import time
@@ -115,7 +117,10 @@ def main() -> None:
     parser.add_argument("--judgments", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--scheduler", default="active", choices=("active", "uniform"))
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the next-pair requests spend their time (cProfile, top 30)")
     args = parser.parse_args()
+    profiler = cProfile.Profile() if args.profile else None
     tmp = tempfile.mkdtemp()
     url, drop = f"sqlite:///{tmp}/bench.db", None
     if args.database_url:  # a fresh PostgreSQL database beside the given one, dropped at the end
@@ -151,8 +156,12 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {token}"}
             issue, judge, issue_cpu, judge_cpu = [], [], [], []
             for _ in range(args.rounds):
+                if profiler is not None:
+                    profiler.enable()
                 start, cpu = time.perf_counter(), time.thread_time()
                 response = client.post(f"/api/v1/pools/{name}/assignments", headers=headers)
+                if profiler is not None:
+                    profiler.disable()
                 issue.append(1000 * (time.perf_counter() - start))
                 issue_cpu.append(1000 * (time.thread_time() - cpu))
                 assert response.status_code == 201, response.get_data(as_text=True)
@@ -176,6 +185,9 @@ def main() -> None:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
     print("\n".join(lines))
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,67 @@ def test_posterior_is_shared_and_refreshed_after_n_judgments(app, make_pool, mak
     assert judgments == active.REFRESH_JUDGMENTS and max(mean) > 0  # ... but after N judgments
 
 
+def test_the_incremental_refit_matches_a_full_refit_from_the_count_cells(app, make_pool, make_user) -> None:
+    """Between full refits a category is refitted from its stored win matrix
+    plus the judgments since (no count cells read): every choice kind must
+    land where the full refit puts it."""
+    from pairwise import active, judging, pools, scheduling
+    from pairwise.db import get_db
+    from pairwise.schema import Judgment, SchedulerPosterior, User, utcnow
+
+    make_pool(items=10, categories=("apparel", "food"), models=("model-a", "model-b", "model-c", "model-d"))
+    experts = [make_user("expert").id for _ in range(2)]
+    choices = ("left", "right", "tie", "both_bad", "left", "left", "right")
+    now = utcnow()
+    for n in range(5 * active.REFRESH_JUDGMENTS + 3):
+        with app.app_context():
+            db = get_db()
+            pool, expert = pools.get_pool(db, "pool-1"), db.get(User, experts[n % 2])
+            assignment = judging.next_assignment(db, pool, expert, rng=np.random.default_rng(n), minutes=60,
+                                                 now=now + timedelta(seconds=n))
+            assert assignment is not None
+            db.commit()
+            judging.record_judgment(db, assignment.id, expert, {**BODY, "choice": choices[n % len(choices)]},
+                                    now=now + timedelta(seconds=n))
+            db.commit()
+    with app.app_context():
+        db = get_db()
+        pool = pools.get_pool(db, "pool-1")
+        stored = {row.category: row for row in db.scalars(select(SchedulerPosterior)).all()}
+        for row in stored.values():
+            db.expunge(row)
+        assert set(stored) == {"apparel", "food"}
+        assert all(row.judgments >= 2 * active.REFRESH_JUDGMENTS for row in stored.values())  # refitted since
+        judged = db.execute(select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id,
+                                   Judgment.choice)).all()
+        for category, row in stored.items():
+            # What the stored fit must hold: every judgment of the category up to its last id.
+            index = {m: k for k, m in enumerate(row.model_ids)}
+            wins = np.zeros((len(index), len(index)))
+            for judgment_id, c, left, right, choice in judged:
+                if c == category and judgment_id <= row.last_judgment_id:
+                    i, j = index[left], index[right]
+                    if choice.value == "left":
+                        wins[i, j] += 1
+                    elif choice.value == "right":
+                        wins[j, i] += 1
+                    else:
+                        wins[i, j] += 0.5
+                        wins[j, i] += 0.5
+            assert row.judgments == wins.sum()
+            np.testing.assert_array_equal(np.asarray(row.wins), wins)
+            mean, cov = scheduling.laplace_posterior(wins)
+            np.testing.assert_allclose(row.mean, mean, atol=1e-6)
+            np.testing.assert_allclose(row.cov, cov, atol=1e-6)
+        # A full refit (from the count cells) holds every judgment: the same where nothing came since.
+        full = active.refresh(db, pool, {}, now + timedelta(hours=1))
+        db.rollback()
+        assert sum(row.judgments for row in full.values()) == len(judged)
+        for category, row in stored.items():
+            if full[category].judgments == row.judgments:
+                np.testing.assert_array_equal(np.asarray(full[category].wins), np.asarray(row.wins))
+
+
 def test_one_worker_refits_while_the_others_keep_the_stored_posterior(app, make_pool, make_user) -> None:
     from sqlalchemy import text
 

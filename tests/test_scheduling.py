@@ -209,3 +209,30 @@ def test_active_recovers_a_known_ranking_with_fewer_judgments() -> None:
             taus[policy].append(np.mean(np.sign(scores[i] - scores[j]) * np.sign(truth[i] - truth[j])))
     assert np.mean(taus["active"]) > 0.85
     assert np.mean(taus["active"]) > np.mean(taus["uniform"]) + 0.03
+
+
+def test_ranking_picks_go_to_the_least_settled_category_and_spread_when_it_fills() -> None:
+    rng = np.random.default_rng(21)
+    k = 8
+    # "settled": far apart and judged a lot; "open": close together and judged little.
+    settled = _category(k, _simulate(k, 1500, np.linspace(-3, 3, k), rng, uniform_share=1.0))
+    open_ = _category(k, _simulate(k, 60, np.linspace(-0.5, 0.5, k), rng, uniform_share=1.0))
+    assert scheduling.expected_wrong_orders(open_.mean, open_.cov) > 4 * scheduling.expected_wrong_orders(
+        settled.mean, settled.cov)
+    picks = Counter(scheduling.choose_active([settled, open_], rng, uniform_share=0.0, ranking_share=1.0).category
+                    for _ in range(50))  # type: ignore[union-attr]
+    assert picks == {1: 50}
+    # ... unless the open category's pairs are all taken: then the settled one gets the pick.
+    no_pairs = np.zeros((k, k), dtype=bool)
+    blocked = scheduling.Category(mean=open_.mean, cov=open_.cov, judged=open_.judged, in_flight=(),
+                                  available=no_pairs, items=open_.items)
+    pick = scheduling.choose_active([settled, blocked], rng, uniform_share=0.0, ranking_share=1.0)
+    assert pick is not None and pick.category == 0
+    # Many judgments of the open category in flight count as information: picks move to the other.
+    flying = tuple((i, j) for i in range(k) for j in range(i + 1, k) for _ in range(40))
+    busy = scheduling.Category(mean=open_.mean, cov=open_.cov, judged=open_.judged, in_flight=flying,
+                               available=open_.available, items=open_.items)
+    assert scheduling.expected_wrong_orders(busy.mean, scheduling.add_in_flight(busy.mean, busy.cov, flying),
+                                            busy.cov) < scheduling.expected_wrong_orders(settled.mean, settled.cov)
+    pick = scheduling.choose_active([settled, busy], rng, uniform_share=0.0, ranking_share=1.0)
+    assert pick is not None and pick.category == 0 and pick.reason == "ranking"
