@@ -16,11 +16,12 @@ the stored one meanwhile, and every worker reads the result.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import and_, case, exists, func, or_, select, text, true
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session, aliased
 
 from . import scheduling
@@ -116,11 +117,18 @@ def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: da
     next full refit (every :data:`REFRESH_SECONDS`), which reads the cells.
     """
     if only is not None and new is not None:
-        incremental = {c for c in only if c in old and old[c].wins is not None}
+        # The stored win matrices, where they belong to the fits in ``old``
+        # (another worker may have refitted since they were read: then in full).
+        wins = {category: matrix for category, matrix, last in db.execute(
+            select(SchedulerPosterior.category, SchedulerPosterior.wins, SchedulerPosterior.last_judgment_id)
+            .where(SchedulerPosterior.pool_id == pool.id, SchedulerPosterior.category.in_(sorted(only))))
+            if matrix is not None and category in old and last == old[category].last_judgment_id}
+        incremental = set(wins)
         fresh = dict(old)
         for category in sorted(incremental):
             fresh[category] = _store(db, pool, category, old[category].model_ids,
-                                     _add_judgments(old[category], new.get(category, [])),
+                                     _add_judgments(old[category].model_ids, wins[category],
+                                                    new.get(category, [])),
                                      start=np.asarray(old[category].mean, dtype=np.float64), now=now,
                                      last=max([old[category].last_judgment_id]
                                               + [j for judged in new.values() for j, *_ in judged]))
@@ -144,11 +152,12 @@ def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: da
     return fresh
 
 
-def _add_judgments(row: SchedulerPosterior, judged: list[tuple[int, int, int, str]]) -> np.ndarray:
-    """The row's win matrix with these judgments added (as :func:`scheduling.wins_from_counts`
+def _add_judgments(model_ids: list[int], stored: list[list[float]],
+                   judged: list[tuple[int, int, int, str]]) -> np.ndarray:
+    """A stored win matrix with these judgments added (as :func:`scheduling.wins_from_counts`
     counts them: a tie or "both bad" half a win each way)."""
-    wins = np.asarray(row.wins, dtype=np.float64).copy()
-    index = {m: k for k, m in enumerate(row.model_ids)}
+    wins = np.array(stored, dtype=np.float64)
+    index = {m: k for k, m in enumerate(model_ids)}
     for _id, left, right, choice in judged:
         if left not in index or right not in index:  # a model new since the fit joins at the full refit
             continue
@@ -172,7 +181,8 @@ def _store(db: Session, pool: Pool, category: str, model_ids: list[int], wins: n
               "cov": [[float(x) for x in row] for row in cov],
               "pair_counts": [[int(round(x)) for x in row] for row in pairs],
               "wins": [[float(x) for x in row] for row in wins],
-              "judgments": int(round(pairs.sum() / 2)), "last_judgment_id": int(last), "refreshed_at": now}
+              "judgments": int(round(pairs.sum() / 2)), "last_judgment_id": int(last), "refreshed_at": now,
+              "version": uuid.uuid4().hex}
     statement = dialect_insert(db)(SchedulerPosterior).values(pool_id=pool.id, category=category, **values)
     # An upsert: two workers refreshing at once both write a valid posterior.
     db.execute(statement.on_conflict_do_update(index_elements=["pool_id", "category"], set_=values))
@@ -195,15 +205,44 @@ def claim_refit(db: Session, pool: Pool) -> bool:
                                    {"key": f"pairwise.posterior:{pool.id}"}).scalar())
 
 
+#: (pool id, category) -> (version, stored posterior): what this worker has
+#: read, read again only once the row's version has changed (every refit
+#: writes a new one). Decoding the matrices costs more than the small query
+#: that asks for the versions.
+_READ: dict[tuple[int, str], tuple[str, SchedulerPosterior]] = {}
+_READ_LIMIT = 4096
+_VERSIONS = select(SchedulerPosterior.category, SchedulerPosterior.version).where(
+    SchedulerPosterior.pool_id == bindparam("pool"))
+_ROWS = select(SchedulerPosterior).where(SchedulerPosterior.pool_id == bindparam("pool"),
+                                         SchedulerPosterior.category.in_(bindparam("categories", expanding=True)))
+
+
+def _read(db: Session, pool: Pool) -> dict[str, SchedulerPosterior]:
+    """The pool's stored posteriors, as plain data (detached rows: the upsert writes the table)."""
+    versions = {category: version for category, version in db.execute(_VERSIONS, {"pool": pool.id})}
+    rows: dict[str, SchedulerPosterior] = {}
+    for category, version in versions.items():
+        kept = _READ.get((pool.id, category))
+        if version is not None and kept is not None and kept[0] == version:
+            rows[category] = kept[1]
+    missing = sorted(set(versions) - set(rows))
+    if missing:
+        if len(_READ) > _READ_LIMIT:
+            _READ.clear()
+        for row in db.scalars(_ROWS, {"pool": pool.id, "categories": missing}).all():
+            db.expunge(row)
+            rows[row.category] = row
+            if row.version is not None:
+                _READ[(pool.id, row.category)] = (row.version, row)
+    return rows
+
+
 def posteriors(db: Session, pool: Pool,
                now: datetime) -> tuple[dict[str, SchedulerPosterior], dict[str, list[tuple[int, int]]]]:
     """The stored posteriors (refreshed first where stale or missing, by the
     worker that claims the refit), and per category the model pairs judged
     since they were fitted."""
-    rows = {p.category: p for p in db.scalars(
-        select(SchedulerPosterior).where(SchedulerPosterior.pool_id == pool.id)).all()}
-    for row in rows.values():
-        db.expunge(row)  # plain data from here on; the upsert writes the table
+    rows = _read(db, pool)
     if not rows:  # nothing to schedule by yet: fit (a racing worker's upsert waits, then overwrites)
         return refresh(db, pool, rows, now), {}
     stale = any(row.refreshed_at <= now - timedelta(seconds=REFRESH_SECONDS) for row in rows.values())
@@ -220,31 +259,63 @@ def posteriors(db: Session, pool: Pool,
                   for c, judged in since.items() if c in rows}
 
 
+_SINCE = select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id,
+                Judgment.choice).where(Judgment.pool_id == bindparam("pool"), Judgment.id > bindparam("after"))
+
+
 def _judged_since(db: Session, pool: Pool, after: int,
                   rows: dict[str, SchedulerPosterior]) -> dict[str, list[tuple[int, int, int, str]]]:
     """category -> (id, left model, right model, choice) of the judgments
     newer than each category's fit: a handful of the newest rows, by the
     (pool, id) index."""
     out: dict[str, list[tuple[int, int, int, str]]] = {}
-    query = (select(Judgment.id, Judgment.category, Judgment.left_model_id, Judgment.right_model_id,
-                    Judgment.choice).where(Judgment.pool_id == pool.id, Judgment.id > after))
-    for judgment_id, category, left, right, choice in db.execute(query):
+    for judgment_id, category, left, right, choice in db.execute(_SINCE, {"pool": pool.id, "after": after}):
         if category not in rows or judgment_id > rows[category].last_judgment_id:
             out.setdefault(category, []).append((int(judgment_id), left, right, choice.value))
     return out
 
 
+# The statements of every request, built once: building a statement and its
+# cache key costs more Python than running it (4 ms against 0.4 ms for the
+# item query on PostgreSQL); built once, SQLAlchemy keeps the key.
+_IN_FLIGHT = (select(Item.category, _LEFT.model_id, _RIGHT.model_id)
+              .select_from(Assignment)
+              .join(Item, Item.id == Assignment.item_id)
+              .join(_LEFT, _LEFT.id == Assignment.left_output_id)
+              .join(_RIGHT, _RIGHT.id == Assignment.right_output_id)
+              .where(Assignment.pool_id == bindparam("pool"), Assignment.is_open,
+                     Assignment.expires_at > bindparam("now")))
+_RETIRED = select(Model.id).where(Model.pool_id == bindparam("pool"), Model.retired_at.is_not(None))
+
+
+def _find_item_statements() -> tuple[Select, Select]:
+    oa, ob = _LEFT, _RIGHT
+    low = case((oa.id < ob.id, oa.id), else_=ob.id)
+    high = case((oa.id < ob.id, ob.id), else_=oa.id)
+    judged = exists(select(Judgment.id).where(Judgment.expert_id == bindparam("expert"),
+                                              Judgment.low_output_id == low, Judgment.high_output_id == high))
+    # A pair this expert skipped (broken image, unclear instruction) is not offered to them again;
+    # nor the pair they hold while the one after it is chosen (queued, see judging.queue_next).
+    skipped = exists(select(Assignment.id).where(
+        Assignment.expert_id == bindparam("expert"), Assignment.item_id == Item.id,
+        or_(Assignment.queued, Assignment.id.in_(select(Skip.assignment_id))),
+        or_(and_(Assignment.left_output_id == oa.id, Assignment.right_output_id == ob.id),
+            and_(Assignment.left_output_id == ob.id, Assignment.right_output_id == oa.id))))
+    base = (select(Item.id, oa.id, ob.id)
+            .join(oa, and_(oa.item_id == Item.id, oa.model_id == bindparam("model_a")))
+            .join(ob, and_(ob.item_id == Item.id, ob.model_id == bindparam("model_b")))
+            .where(Item.pool_id == bindparam("pool"), Item.category == bindparam("category"), ~judged, ~skipped)
+            .order_by(Item.pick_key).limit(1))
+    return base.where(Item.pick_key >= bindparam("key")), base.where(Item.pick_key < bindparam("key"))
+
+
+_FIND_FROM, _FIND_BEFORE = _find_item_statements()
+
+
 def _in_flight(db: Session, pool: Pool, now: datetime) -> dict[str, list[tuple[int, int]]]:
     """category -> (model, model) of the pool's open, unexpired assignments."""
-    left, right = _LEFT, _RIGHT
-    rows = db.execute(select(Item.category, left.model_id, right.model_id)
-                      .select_from(Assignment)
-                      .join(Item, Item.id == Assignment.item_id)
-                      .join(left, left.id == Assignment.left_output_id)
-                      .join(right, right.id == Assignment.right_output_id)
-                      .where(Assignment.pool_id == pool.id, Assignment.is_open, Assignment.expires_at > now))
     out: dict[str, list[tuple[int, int]]] = {}
-    for category, a, b in rows:
+    for category, a, b in db.execute(_IN_FLIGHT, {"pool": pool.id, "now": now}):
         out.setdefault(category, []).append((a, b))
     return out
 
@@ -254,24 +325,9 @@ def find_item(db: Session, pool: Pool, category: str, model_a: int, model_b: int
     """(item, output of a, output of b): the first item at or after ``key`` in
     the category's random order that holds both outputs and whose pair this
     expert has not judged (wrapping round once)."""
-    oa, ob = _LEFT, _RIGHT
-    low = case((oa.id < ob.id, oa.id), else_=ob.id)
-    high = case((oa.id < ob.id, ob.id), else_=oa.id)
-    judged = exists(select(Judgment.id).where(Judgment.expert_id == expert.id,
-                                              Judgment.low_output_id == low, Judgment.high_output_id == high))
-    # A pair this expert skipped (broken image, unclear instruction) is not offered to them again;
-    # nor the pair they hold while the one after it is chosen (queued, see judging.queue_next).
-    skipped = exists(select(Assignment.id).where(
-        Assignment.expert_id == expert.id, Assignment.item_id == Item.id,
-        or_(Assignment.queued, Assignment.id.in_(select(Skip.assignment_id))),
-        or_(and_(Assignment.left_output_id == oa.id, Assignment.right_output_id == ob.id),
-            and_(Assignment.left_output_id == ob.id, Assignment.right_output_id == oa.id))))
-    base = (select(Item.id, oa.id, ob.id)
-            .join(oa, and_(oa.item_id == Item.id, oa.model_id == model_a))
-            .join(ob, and_(ob.item_id == Item.id, ob.model_id == model_b))
-            .where(Item.pool_id == pool.id, Item.category == category, ~judged, ~skipped)
-            .order_by(Item.pick_key).limit(1))
-    row = db.execute(base.where(Item.pick_key >= key)).first() or db.execute(base.where(Item.pick_key < key)).first()
+    params = {"pool": pool.id, "category": category, "model_a": model_a, "model_b": model_b,
+              "expert": expert.id, "key": key}
+    row = db.execute(_FIND_FROM, params).first() or db.execute(_FIND_BEFORE, params).first()
     return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
@@ -286,7 +342,7 @@ def choose(db: Session, pool: Pool, expert: User, rng: np.random.Generator, now:
     for name, pairs in since.items():
         flying.setdefault(name, []).extend(pairs)
     # Retired models get no new pairs (their judgments stay in the posterior).
-    retired = set(db.scalars(select(Model.id).where(Model.pool_id == pool.id, Model.retired_at.is_not(None))))
+    retired = set(db.scalars(_RETIRED, {"pool": pool.id}))
     cats: list[scheduling.Category] = []
     for name in names:
         row = stored[name]

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -146,11 +146,15 @@ def create_token(db: Session, user: User) -> str:
     return token
 
 
+_USER_BY_TOKEN = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+                  .where(ApiToken.token_hash == bindparam("token_hash")))  # built once: every API request asks
+
+
 def user_for_token(db: Session, token: str) -> User | None:
-    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or not row.user.is_active:
+    user = db.scalar(_USER_BY_TOKEN, {"token_hash": hash_token(token)})
+    if user is None or not user.is_active:
         return None
-    return row.user
+    return user
 
 
 # ----- request wiring ---------------------------------------------------------

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .pools import PreparedSentinel, StoredImage
 
 OVERLAP_WINDOW = 2000  # overlap pairs come from the pool's most recent judgments
+OVERLAP_CHECK = 32  # candidate overlap pairs checked against the expert's own per query
 WORK_PAGE = 64  # items in the first page when checking for work left (the next pages grow)
 
 
@@ -202,31 +203,32 @@ def _issue_gold(db: Session, pool: Pool, expert: User, *, rng: np.random.Generat
 
 def _issue_overlap(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator, minutes: int,
                    now: datetime) -> Assignment | None:
-    recent = (select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
-              .join(Judgment, Judgment.assignment_id == Assignment.id)
+    # The pairs of the pool's latest judgments by others: judgment columns
+    # only, read down the (pool, id) index.
+    recent = (select(Judgment.low_output_id, Judgment.high_output_id)
               .where(Judgment.pool_id == pool.id, Judgment.expert_id != expert.id, Judgment.gold_pair_id.is_(None))
-              .order_by(Judgment.id.desc()).limit(OVERLAP_WINDOW)).subquery()
-    query = select(recent.c.item_id, recent.c.left_output_id, recent.c.right_output_id).join(
-        Item, Item.id == recent.c.item_id)
-    rows = db.execute(_allowed(query, expert)).all()  # type: ignore[arg-type]
-    if not rows:
-        return None
-    judged = Counter((item, scheduling.pair_key(a, b)) for item, a, b in rows)
-    # The window's items as a subquery, not a list of up to OVERLAP_WINDOW bound parameters.
-    mine = {(item, scheduling.pair_key(a, b)) for item, a, b in db.execute(
-        select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
-        .where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-               Assignment.gold_pair_id.is_(None), Assignment.item_id.in_(select(recent.c.item_id))))}
-    open_pairs = {key: n for key, n in judged.items() if key not in mine}
-    if not open_pairs:
-        return None
-    # The least-judged first: two answers on many pairs measure agreement
-    # better than many answers on a few.
-    fewest = min(open_pairs.values())
-    choices = sorted(key for key, n in open_pairs.items() if n == fewest)
-    item_id, (a, b) = choices[int(rng.integers(len(choices)))]
-    left, right = (a, b) if rng.random() < 0.5 else (b, a)
-    return _add(db, pool, expert, item_id, left, right, minutes=minutes, now=now)
+              .order_by(Judgment.id.desc()).limit(OVERLAP_WINDOW))
+    if expert.category_list is not None:
+        recent = recent.where(Judgment.category.in_(expert.category_list))
+    judged = Counter((low, high) for low, high in db.execute(recent))
+    # The least-judged first (two answers on many pairs measure agreement
+    # better than many answers on a few), in a random order; the first this
+    # expert has never been given wins, checked a few at a time.
+    pairs = list(judged)
+    order = [pairs[k] for k in np.argsort(np.fromiter(judged.values(), dtype=np.float64, count=len(pairs))
+                                          + rng.random(len(pairs)))]
+    for start in range(0, len(order), OVERLAP_CHECK):
+        chunk = order[start:start + OVERLAP_CHECK]
+        items = dict(db.execute(select(Output.id, Output.item_id).where(Output.id.in_([low for low, _ in chunk]))).all())
+        given = {(item, scheduling.pair_key(a, b)) for item, a, b in db.execute(
+            select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
+            .where(Assignment.expert_id == expert.id, Assignment.item_id.in_(set(items.values())),
+                   Assignment.gold_pair_id.is_(None)))}
+        for low, high in chunk:
+            if low in items and (items[low], (low, high)) not in given:
+                left, right = (low, high) if rng.random() < 0.5 else (high, low)
+                return _add(db, pool, expert, items[low], left, right, minutes=minutes, now=now)
+    return None
 
 
 def _add(db: Session, pool: Pool, expert: User, item_id: int, left: int, right: int, *, minutes: int,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -69,6 +69,11 @@ def close_lapsed(db: Session, pool_id: int, expert_id: int, now: datetime) -> No
                .values(is_open=False).execution_options(synchronize_session=False))
 
 
+# Built once: building it costs more than running it, on every request.
+_HELD = select(Assignment).where(Assignment.pool_id == bindparam("pool"), Assignment.expert_id == bindparam("expert"),
+                                 or_(Assignment.is_open, Assignment.queued))
+
+
 def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Generator,
                     minutes: int, now: datetime | None = None) -> Assignment | None:
     """The expert's open assignment in this pool, or a new one; None when done.
@@ -82,17 +87,22 @@ def next_assignment(db: Session, pool: Pool, expert: User, *, rng: np.random.Gen
     if not pool.is_open:
         raise Conflict(f"pool {pool.name!r} is closed")
     lock_for_issuing(db, pool.id, expert.id)
-    close_lapsed(db, pool.id, expert.id, now)
-    # A reload or a second tab gets the pair already issued, not a new one:
-    # an unanswered pair costs nothing but would skew the schedule.
-    pending = db.scalar(select(Assignment).where(Assignment.pool_id == pool.id,
-                                                 Assignment.expert_id == expert.id, Assignment.is_open)
-                        .order_by(Assignment.issued_at).limit(1))
-    if pending is not None:
-        return pending
-    queued = _open_queued(db, pool, expert, minutes=minutes, now=now)
-    if queued is not None:
-        return queued
+    # The expert's open pair and the one queued behind it (at most one each,
+    # by their partial unique indexes), in one query.
+    held = db.scalars(_HELD, {"pool": pool.id, "expert": expert.id}).all()
+    for assignment in held:
+        if assignment.is_open and assignment.expires_at > now:
+            # A reload or a second tab gets the pair already issued, not a new
+            # one: an unanswered pair costs nothing but would skew the schedule.
+            return assignment
+        if assignment.is_open:  # lapsed unanswered: closed (its pair can come back later)
+            assignment.is_open = False
+            db.flush()
+    for assignment in held:
+        if assignment.queued:
+            queued = _open_queued(db, assignment, expert, minutes=minutes, now=now)
+            if queued is not None:
+                return queued
     return _issue(db, pool, expert, rng=rng, minutes=minutes, now=now)
 
 
@@ -135,12 +145,9 @@ def queue_next(db: Session, pool: Pool, expert: User, *, rng: np.random.Generato
     return ahead
 
 
-def _open_queued(db: Session, pool: Pool, expert: User, *, minutes: int, now: datetime) -> Assignment | None:
+def _open_queued(db: Session, queued: Assignment, expert: User, *, minutes: int,
+                 now: datetime) -> Assignment | None:
     """Open the pair queued for the expert, when it may still be judged; its time starts now."""
-    queued = db.scalar(select(Assignment).where(Assignment.pool_id == pool.id, Assignment.expert_id == expert.id,
-                                                Assignment.queued).limit(1))
-    if queued is None:
-        return None
     queued.queued = False
     categories = expert.category_list
     retired = db.scalar(select(func.count()).select_from(Output).join(Model, Model.id == Output.model_id)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import imaging, rubric, sentinels, tiles
@@ -108,9 +108,12 @@ def _check_pool_name(name: object) -> None:
         raise Invalid(f"name: {name!r} must be a lowercase slug (letters, digits, '-', '_'; up to 100)")
 
 
+_POOL_BY_NAME = select(Pool).where(Pool.name == bindparam("name"))  # built once: every request asks
+
+
 def get_pool(db: Session, name: str) -> Pool:
     # A name no pool can have is not looked up (PostgreSQL refuses NUL bytes in queries).
-    pool = db.scalar(select(Pool).where(Pool.name == name)) if POOL_NAME.fullmatch(name) else None
+    pool = db.scalar(_POOL_BY_NAME, {"name": name}) if POOL_NAME.fullmatch(name) else None
     if pool is None:
         raise NotFound(f"no pool {name!r}")
     return pool

@@ -211,6 +211,8 @@ class Assignment(Base):
     __tablename__ = "assignment"
     __table_args__ = (
         Index("ix_assignment_expert_pool", "expert_id", "pool_id"),
+        # What one expert was given on an item (overlap pairs, skipped pairs).
+        Index("ix_assignment_expert_item", "expert_id", "item_id"),
         # One open (issued, unanswered, unexpired) assignment per expert and
         # pool: a double click, a second tab or a retry gets the same pair.
         Index("uq_assignment_open_expert_pool", "expert_id", "pool_id", unique=True,
@@ -366,10 +368,13 @@ class SchedulerPosterior(Base):
     pair_counts: Mapped[list[list[int]]] = mapped_column(JSON)  # judgments per model pair, both orders
     # wins[i][j]: how often model i beat model j (ties half each way), for the
     # incremental refit; NULL in rows fitted before it existed (refitted in full).
-    wins: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True)
+    # Deferred: read at a refit only, not by every request.
+    wins: Mapped[list[list[float]] | None] = mapped_column(JSON, nullable=True, deferred=True)
     judgments: Mapped[int]  # judgments of the category the fit saw
     last_judgment_id: Mapped[int]  # the pool's newest judgment when it was fitted
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # New at every refit (random): a worker reads the matrices again only when it changes.
+    version: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 # One key names one submission per expert (submissions.py).

@@ -84,6 +84,8 @@ def test_the_incremental_refit_matches_a_full_refit_from_the_count_cells(app, ma
     """Between full refits a category is refitted from its stored win matrix
     plus the judgments since (no count cells read): every choice kind must
     land where the full refit puts it."""
+    from sqlalchemy.orm import undefer
+
     from pairwise import active, judging, pools, scheduling
     from pairwise.db import get_db
     from pairwise.schema import Judgment, SchedulerPosterior, User, utcnow
@@ -106,7 +108,8 @@ def test_the_incremental_refit_matches_a_full_refit_from_the_count_cells(app, ma
     with app.app_context():
         db = get_db()
         pool = pools.get_pool(db, "pool-1")
-        stored = {row.category: row for row in db.scalars(select(SchedulerPosterior)).all()}
+        stored = {row.category: row for row in db.scalars(
+            select(SchedulerPosterior).options(undefer(SchedulerPosterior.wins))).all()}
         for row in stored.values():
             db.expunge(row)
         assert set(stored) == {"apparel", "food"}
@@ -210,3 +213,34 @@ def test_provenance_names_the_scheduler(app, client, make_pool, make_user, token
         board = client.get(f"/api/v1/pools/{name}/leaderboard?bootstrap=0", headers=headers)
         assert board.status_code == 200
         assert board.json["provenance"]["scheduler"] == scheduler
+
+
+def test_a_worker_rereads_a_posterior_only_when_its_version_changes(app, make_pool, make_user) -> None:
+    """Each worker keeps the posteriors it decoded; a refit anywhere (a new
+    version in the table) makes every worker read the row again."""
+    from sqlalchemy import update
+
+    from pairwise import active, pools
+    from pairwise.db import get_db
+    from pairwise.schema import SchedulerPosterior
+
+    make_pool(items=4, models=("model-a", "model-b", "model-c"))
+    expert = make_user("expert")
+    assert _issue(app, "pool-1", expert.id, seed=0) is not None  # the first fit
+    with app.app_context():
+        db = get_db()
+        pool = pools.get_pool(db, "pool-1")
+        first = active._read(db, pool)["apparel"]
+        assert active._read(db, pool)["apparel"] is first  # kept, not decoded again
+        # Another worker refits: a new mean under a new version.
+        db.execute(update(SchedulerPosterior).values(mean=[1.0, 0.0, -1.0], version="v-other-worker"))
+        db.commit()
+        again = active._read(db, pool)["apparel"]
+        assert again is not first and again.mean == [1.0, 0.0, -1.0] and again.version == "v-other-worker"
+        # A row from before versions existed (NULL) is read every time.
+        db.execute(update(SchedulerPosterior).values(mean=[0.5, 0.0, -0.5], version=None))
+        db.commit()
+        assert active._read(db, pool)["apparel"].mean == [0.5, 0.0, -0.5]
+        db.execute(update(SchedulerPosterior).values(mean=[0.2, 0.0, -0.2]))
+        db.commit()
+        assert active._read(db, pool)["apparel"].mean == [0.2, 0.0, -0.2]

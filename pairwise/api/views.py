@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, object_session
 
@@ -135,7 +135,19 @@ def _image_json(image: Image) -> dict[str, Any]:
     return image_json(image)
 
 
-_PRELOAD_ALIASES = (aliased(Image), aliased(Image), aliased(Image), aliased(Output), aliased(Output))
+def _preload_statement() -> Any:
+    source, left_image, right_image, left, right = (aliased(Image), aliased(Image), aliased(Image),
+                                                    aliased(Output), aliased(Output))
+    return (select(Item, source, left, left_image, right, right_image)
+            .join(source, source.id == Item.source_image_id)
+            .join(left, left.id == bindparam("left")).join(left_image, left_image.id == left.image_id)
+            .join(right, right.id == bindparam("right"))
+            .join(right_image, right_image.id == right.image_id)
+            .where(Item.id == bindparam("item")))
+
+
+# Built once: building it costs more than running it.
+_PRELOAD = _preload_statement()
 
 
 def _preload(assignment: Assignment) -> Any:
@@ -148,13 +160,8 @@ def _preload(assignment: Assignment) -> Any:
     db = object_session(assignment)
     if db is None:
         return None
-    source, left_image, right_image, left, right = _PRELOAD_ALIASES
-    return db.execute(select(Item, source, left, left_image, right, right_image)
-               .join(source, source.id == Item.source_image_id)
-               .join(left, left.id == assignment.left_output_id).join(left_image, left_image.id == left.image_id)
-               .join(right, right.id == assignment.right_output_id)
-               .join(right_image, right_image.id == right.image_id)
-               .where(Item.id == assignment.item_id)).first()
+    return db.execute(_PRELOAD, {"item": assignment.item_id, "left": assignment.left_output_id,
+                                 "right": assignment.right_output_id}).first()
 
 
 def assignment_json(assignment: Assignment, pool: Pool) -> dict[str, Any]:
