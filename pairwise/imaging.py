@@ -144,7 +144,10 @@ def normalise_keeping_pixels(
     # caller's warning filters, and turn only the bomb warning into a refusal.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _open(data, name, max_pixels) as opened:
+        # A plain PNG's pixel stream is inflated by ISA-L first (2.5x zlib's
+        # speed); Pillow then unfilters the same bytes (see _with_stored_pixels).
+        fast = _with_stored_pixels(data, max_pixels) if data.startswith(_PNG_SIGNATURE) else None
+        with _open(fast or data, name, max_pixels) as opened:
             _refuse_bomb_warnings(caught, name)
             im = _decode(opened, name)
             if opened.format == "PNG":
@@ -289,6 +292,76 @@ def _verify_png(data: bytes, name: str) -> None:
             again.verify()
     except Exception as exc:  # noqa: BLE001 - chunk parser failures
         raise ImageError(name, f"the image data is truncated or corrupt ({_describe(exc)})") from None
+
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+_STORED_BLOCK = 65535
+
+
+def _with_stored_pixels(data: bytes, max_pixels: int) -> bytes | None:
+    """The same PNG with its pixel data inflated and stored uncompressed, or
+    None to decode the upload as it is.
+
+    Decoding a PNG is inflating its pixel stream (zlib: 60 % of the time)
+    and unfiltering the rows. ISA-L inflates 2.5 times faster than the zlib
+    inside Pillow, so the stream is inflated here and put back as stored
+    (uncompressed) deflate blocks, which Pillow copies through while it
+    unfilters: the same bytes reach the same decoder, so the pixels, the
+    metadata Pillow reads and every refusal are those of the upload itself
+    (its chunk checksums are verified on the original, :func:`_verify_png`).
+    Only for the plain case: one run of IDAT chunks, not interlaced, within
+    ``max_pixels``, a stream that inflates to exactly the rows the header
+    promises and ends there. Anything else (a bomb, truncation, corruption,
+    animation) takes the ordinary path and its ordinary error.
+    """
+    chunks: list[bytes | None] = []
+    idat: list[bytes] = []
+    pos, end = len(_PNG_SIGNATURE), len(data)
+    try:
+        while pos + 12 <= end:
+            length = int.from_bytes(data[pos:pos + 4], "big")
+            kind = data[pos + 4:pos + 8]
+            if pos + 12 + length > end:
+                return None
+            if kind == b"IDAT":
+                if idat and chunks[-1] is not None:
+                    return None  # IDAT chunks must be consecutive
+                if not idat:
+                    chunks.append(None)
+                idat.append(data[pos + 8:pos + 8 + length])
+            elif kind in (b"acTL", b"fdAT"):
+                return None  # animated: refused on the ordinary path
+            else:
+                chunks.append(data[pos:pos + 12 + length])
+            pos += 12 + length
+            if kind == b"IEND":
+                break
+        if not idat or not chunks or not chunks[0] or chunks[0][4:8] != b"IHDR" or len(chunks[0]) != 25:
+            return None
+        width, height, depth, colour, _method, _filter, interlace = struct.unpack(">IIBBBBB", chunks[0][8:21])
+        if interlace or colour not in _CHANNELS or depth not in (1, 2, 4, 8, 16) or width * height > max_pixels:
+            return None
+        expected = height * (1 + (width * depth * _CHANNELS[colour] + 7) // 8)
+        stream = isal_zlib.decompressobj()
+        raw = stream.decompress(idat[0] if len(idat) == 1 else b"".join(idat), expected + 1)
+        if len(raw) != expected or not stream.eof or stream.unused_data:
+            return None
+    except (isal_zlib.error, ValueError, struct.error):
+        return None
+    # The new IDAT chunk, written in one join (a copy of 3 MB costs).
+    view = memoryview(raw)
+    body: list[bytes | memoryview] = [b"\x78\x01"]
+    for start in range(0, len(raw), _STORED_BLOCK):
+        piece = view[start:start + _STORED_BLOCK]
+        body += [struct.pack("<BHH", start + _STORED_BLOCK >= len(raw), len(piece), 0xFFFF ^ len(piece)), piece]
+    body.append(struct.pack(">I", zlib.adler32(raw)))
+    crc = zlib.crc32(b"IDAT")
+    for part in body:
+        crc = zlib.crc32(part, crc)
+    size = sum(len(part) for part in body)
+    at = chunks.index(None)
+    return b"".join([_PNG_SIGNATURE, *chunks[:at], struct.pack(">I", size), b"IDAT", *body,  # type: ignore[list-item]
+                     struct.pack(">I", crc), *chunks[at + 1:]])
 
 
 def _refuse_bomb_warnings(caught: list[warnings.WarningMessage], name: str) -> None:

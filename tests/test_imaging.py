@@ -590,3 +590,87 @@ def test_resampling_refuses_another_aspect_ratio() -> None:
     with pytest.raises(ImageError, match="aspect ratios differ") as info:
         normalise(encode(noise(64, 64), "PNG"), name="square.png", size=(64, 48))
     assert_one_line(info.value, "square.png")
+
+
+# --- the fast PNG path (pixel stream inflated by ISA-L, Pillow unfilters) -------
+
+
+def _png_kinds() -> list[tuple[str, bytes]]:
+    grey16 = Image.fromarray((np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) % 256) * 257)
+    palette = noise(60, 40).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "model-x v2")
+    return [
+        ("rgb", encode(noise(120, 80), "PNG")),
+        ("rgba", encode(noise(50, 70, "RGBA", seed=1), "PNG")),
+        ("grey", encode(noise(33, 17, "L", seed=2), "PNG")),
+        ("grey-alpha", encode(noise(20, 30, "LA", seed=3), "PNG")),
+        ("palette", encode(palette, "PNG")),
+        ("palette-transparent", encode(palette, "PNG", transparency=3)),
+        ("one-bit", encode(noise(37, 9, "L", seed=4).convert("1"), "PNG")),
+        ("grey-16", encode(grey16, "PNG")),
+        ("text-and-profile", encode(noise(40, 40, seed=5), "PNG", pnginfo=info,
+                                    icc_profile=rgb_icc_profile("wide"))),
+        ("small-idat-chunks", _split_idat(encode(noise(90, 90, seed=6), "PNG", compress_level=9), 1000)),
+        ("one-pixel", encode(noise(1, 1, seed=7), "PNG")),
+    ]
+
+
+def _split_idat(data: bytes, size: int) -> bytes:
+    """The same PNG with its pixel stream cut into IDAT chunks of ``size`` bytes."""
+    stream, rest, pos = b"", [], 8
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IDAT":
+            stream += body
+        else:
+            rest.append((kind, body))
+        pos += 12 + length
+    idat = b"".join(png_chunk(b"IDAT", stream[k:k + size]) for k in range(0, len(stream), size))
+    return data[:8] + b"".join(png_chunk(k, b) for k, b in rest[:-1]) + idat + png_chunk(*rest[-1])
+
+
+@pytest.mark.parametrize(("kind", "data"), _png_kinds(), ids=[k for k, _ in _png_kinds()])
+def test_the_fast_png_path_gives_the_same_image_as_pillow_alone(kind: str, data: bytes,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    assert imaging._with_stored_pixels(data, 10**8) is not None  # the fast path is taken ...
+    fast = normalise(data, name=kind)
+    monkeypatch.setattr(imaging, "_with_stored_pixels", lambda data, max_pixels: None)
+    assert normalise(data, name=kind) == fast  # ... and changes nothing: same bytes, same address
+
+
+def test_the_fast_png_path_steps_aside_for_what_it_does_not_handle() -> None:
+    plain = encode(noise(64, 64), "PNG")
+    assert imaging._with_stored_pixels(plain, 10**8) is not None
+    interlaced = encode(noise(64, 64), "PNG")  # Pillow cannot write Adam7: set the flag, keep the stream
+    ihdr = bytearray(interlaced[8:33])
+    ihdr[-5] = 1  # interlace method (last IHDR byte before the CRC)
+    ihdr[-4:] = struct.pack(">I", zlib.crc32(bytes(ihdr[4:-4])))
+    assert imaging._with_stored_pixels(interlaced[:8] + bytes(ihdr) + interlaced[33:], 10**8) is None
+    assert imaging._with_stored_pixels(plain, 64 * 64 - 1) is None  # over the pixel limit: refused later
+    assert imaging._with_stored_pixels(plain[: len(plain) // 2], 10**8) is None  # truncated
+    assert imaging._with_stored_pixels(png_header_only(500, 500), 10**8) is None  # stream shorter than the rows
+    longer = png_header_only(1, 1)[:33] + png_chunk(b"IDAT", zlib.compress(b"\x00" * 40)) + png_chunk(b"IEND", b"")
+    assert imaging._with_stored_pixels(longer, 10**8) is None  # stream longer than the rows
+    garbage = bytearray(plain)
+    garbage[60:80] = b"\xff" * 20  # inside the deflate stream
+    assert imaging._with_stored_pixels(bytes(garbage), 10**8) is None
+    assert imaging._with_stored_pixels(animated_png(), 10**8) is None
+
+
+@pytest.mark.parametrize("case", ["bad-crc", "missing-end", "garbage-stream", "bomb-header"])
+def test_the_fast_png_path_keeps_every_refusal(case: str) -> None:
+    data = encode(noise(100, 100), "PNG")
+    if case == "bad-crc":  # the stream inflates fine; only the chunk's checksum is wrong
+        data = data[:-16] + bytes([data[-16] ^ 0xFF]) + data[-15:]
+        assert imaging._with_stored_pixels(data, 10**8) is not None
+    elif case == "missing-end":
+        data = data[:-12]
+    elif case == "garbage-stream":
+        data = data[:60] + b"\x00" * 40 + data[100:]
+    else:
+        data = png_header_only(100_000, 100_000)
+    with pytest.raises(ImageError) as info:
+        normalise(data, name="case.png")
+    assert_one_line(info.value, "case.png")
