@@ -1,17 +1,21 @@
 """The active scheduler against the database (operations: flush only).
 
-Per request: the stored posteriors of the pool's categories (one row each),
-the pair counts from the count cells, the pairs in flight (open assignments,
-a partial index), then :func:`scheduling.choose_active` picks a model pair and
+Per request: the stored posteriors of the pool's categories (one row each,
+decoded again only when its version changed), the judgments since they were
+fitted and the pairs in flight (open and reserved assignments, partial
+indexes), then :func:`scheduling.choose_active` picks a model pair and
 one indexed query finds an item holding both outputs that this expert has not
 judged, starting at a random key. Nothing here reads all items or all
 judgments, so the cost does not grow with the pool.
 
-The posterior of a (pool, category) is refitted from the count cells
-(warm-started from the stored mean) when :data:`REFRESH_JUDGMENTS` judgments
-have arrived since, or :data:`REFRESH_SECONDS` have passed; the worker that
-notices and claims it (:func:`claim_refit`) does it, the others keep using
-the stored one meanwhile, and every worker reads the result.
+The posterior of a (pool, category) is refitted (warm-started from the
+stored mean) when :data:`REFRESH_JUDGMENTS` judgments have arrived since --
+incrementally, from its stored win matrix plus those judgments -- and in
+full from the count cells when :data:`REFRESH_SECONDS` have passed; the
+worker that notices and claims it (:func:`claim_refit`) does it, the others
+keep using the stored one meanwhile, and every worker reads the result.
+Statements run on every request are built once, at import: building a
+statement costs more Python than running it.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, text, true
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, text, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from . import scheduling
@@ -278,13 +283,19 @@ def _judged_since(db: Session, pool: Pool, after: int,
 # The statements of every request, built once: building a statement and its
 # cache key costs more Python than running it (4 ms against 0.4 ms for the
 # item query on PostgreSQL); built once, SQLAlchemy keeps the key.
-_IN_FLIGHT = (select(Item.category, _LEFT.model_id, _RIGHT.model_id)
-              .select_from(Assignment)
-              .join(Item, Item.id == Assignment.item_id)
-              .join(_LEFT, _LEFT.id == Assignment.left_output_id)
-              .join(_RIGHT, _RIGHT.id == Assignment.right_output_id)
-              .where(Assignment.pool_id == bindparam("pool"), Assignment.is_open,
-                     Assignment.expires_at > bindparam("now")))
+def _in_flight_statement(*where: Any) -> Select:
+    return (select(Item.category, _LEFT.model_id, _RIGHT.model_id)
+            .select_from(Assignment)
+            .join(Item, Item.id == Assignment.item_id)
+            .join(_LEFT, _LEFT.id == Assignment.left_output_id)
+            .join(_RIGHT, _RIGHT.id == Assignment.right_output_id)
+            .where(Assignment.pool_id == bindparam("pool"), *where))
+
+
+# Open (issued, unanswered, unexpired) pairs and pairs reserved ahead (queued
+# behind an open one, see judging.queue_next): each read by its partial index.
+_IN_FLIGHT = union_all(_in_flight_statement(Assignment.is_open, Assignment.expires_at > bindparam("now")),
+                       _in_flight_statement(Assignment.queued))
 _RETIRED = select(Model.id).where(Model.pool_id == bindparam("pool"), Model.retired_at.is_not(None))
 
 
@@ -313,7 +324,8 @@ _FIND_FROM, _FIND_BEFORE = _find_item_statements()
 
 
 def _in_flight(db: Session, pool: Pool, now: datetime) -> dict[str, list[tuple[int, int]]]:
-    """category -> (model, model) of the pool's open, unexpired assignments."""
+    """category -> (model, model) of the pool's open, unexpired assignments
+    and of the pairs reserved ahead."""
     out: dict[str, list[tuple[int, int]]] = {}
     for category, a, b in db.execute(_IN_FLIGHT, {"pool": pool.id, "now": now}):
         out.setdefault(category, []).append((a, b))

@@ -219,7 +219,8 @@ def _issue_overlap(db: Session, pool: Pool, expert: User, *, rng: np.random.Gene
                                           + rng.random(len(pairs)))]
     for start in range(0, len(order), OVERLAP_CHECK):
         chunk = order[start:start + OVERLAP_CHECK]
-        items = dict(db.execute(select(Output.id, Output.item_id).where(Output.id.in_([low for low, _ in chunk]))).all())
+        items = {output: item for output, item in db.execute(
+            select(Output.id, Output.item_id).where(Output.id.in_([low for low, _ in chunk])))}
         given = {(item, scheduling.pair_key(a, b)) for item, a, b in db.execute(
             select(Assignment.item_id, Assignment.left_output_id, Assignment.right_output_id)
             .where(Assignment.expert_id == expert.id, Assignment.item_id.in_(set(items.values())),

@@ -220,6 +220,9 @@ class Assignment(Base):
         # The pairs in flight in a pool, for the active scheduler.
         Index("ix_assignment_open_pool", "pool_id", sqlite_where=text("is_open = 1"),
               postgresql_where=text("is_open")),
+        # The pairs reserved ahead in a pool: in flight too, for the active scheduler.
+        Index("ix_assignment_queued_pool", "pool_id", sqlite_where=text("queued = 1"),
+              postgresql_where=text("queued")),
         # At most one pair issued ahead (queued) per expert and pool.
         Index("uq_assignment_queued_expert_pool", "expert_id", "pool_id", unique=True,
               sqlite_where=text("queued = 1"), postgresql_where=text("queued")),

@@ -244,3 +244,27 @@ def test_a_worker_rereads_a_posterior_only_when_its_version_changes(app, make_po
         db.execute(update(SchedulerPosterior).values(mean=[0.2, 0.0, -0.2]))
         db.commit()
         assert active._read(db, pool)["apparel"].mean == [0.2, 0.0, -0.2]
+
+
+def test_a_pair_reserved_ahead_counts_as_in_flight(app, make_pool, make_user) -> None:
+    from pairwise import active, judging, pools
+    from pairwise.db import get_db
+    from pairwise.schema import User, utcnow
+
+    make_pool(items=6, models=("model-a", "model-b", "model-c", "model-d"))
+    expert_id = make_user("expert").id
+    with app.app_context():
+        db = get_db()
+        pool, expert = pools.get_pool(db, "pool-1"), db.get(User, expert_id)
+        now = utcnow()
+        current = judging.next_assignment(db, pool, expert, rng=np.random.default_rng(1), minutes=60, now=now)
+        ahead = judging.queue_next(db, pool, expert, rng=np.random.default_rng(2), minutes=60, now=now)
+        assert current is not None and ahead is not None and ahead.queued and not ahead.is_open
+        db.commit()
+        models = {a.id: tuple(sorted((a.left_output.model_id, a.right_output.model_id))) for a in (current, ahead)}
+        flying = sorted(tuple(sorted(pair)) for pair in active._in_flight(db, pool, now)["apparel"])
+        assert flying == sorted(models.values())  # the open pair and the one reserved behind it
+        # Once the open one is answered, the reserved one is the only one in flight.
+        judging.record_judgment(db, current.id, expert, BODY, now=now)
+        db.commit()
+        assert sorted(tuple(sorted(p)) for p in active._in_flight(db, pool, now)["apparel"]) == [models[ahead.id]]
