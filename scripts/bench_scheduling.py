@@ -276,14 +276,23 @@ def http_world(app: object, base: str, policy: str, k: int, world: World, items:
             body = response.read()
             if response.status == 204:
                 break
+            if response.status == 503:  # the database was busy (SQLite's lock under load): ask again
+                time.sleep(0.05)
+                continue
+            if response.status not in (200, 201):
+                raise RuntimeError(f"next pair: {response.status} {body[:200]!r}")
             assignment = json.loads(body)
             left = model_of[assignment["left"]["url"].rsplit("/", 1)[-1].split(".")[0]]
             right = model_of[assignment["right"]["url"].rsplit("/", 1)[-1].split(".")[0]]
             p_left = 1.0 / (1.0 + np.exp(world.truth[right] - world.truth[left]))
             answer = {"choice": "left" if rng.random() < p_left else "right", "rationale": "simulated"}
-            conn.request("POST", assignment["submit_url"], body=json.dumps(answer), headers=headers)
-            response = conn.getresponse()
-            response.read()
+            for _attempt in range(20):  # the same answer again while the database is busy
+                conn.request("POST", assignment["submit_url"], body=json.dumps(answer), headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 503:
+                    break
+                time.sleep(0.05)
             if response.status == 201:
                 with lock:
                     stored[0] += 1
