@@ -21,6 +21,7 @@ statement costs more Python than running it.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -159,22 +160,11 @@ def refresh(db: Session, pool: Pool, old: dict[str, SchedulerPosterior], now: da
 
 def _add_judgments(model_ids: list[int], stored: list[list[float]],
                    judged: list[tuple[int, int, int, str]]) -> np.ndarray:
-    """A stored win matrix with these judgments added (as :func:`scheduling.wins_from_counts`
-    counts them: a tie or "both bad" half a win each way)."""
-    wins = np.array(stored, dtype=np.float64)
-    index = {m: k for k, m in enumerate(model_ids)}
-    for _id, left, right, choice in judged:
-        if left not in index or right not in index:  # a model new since the fit joins at the full refit
-            continue
-        i, j = index[left], index[right]
-        if choice == "left":
-            wins[i, j] += 1.0
-        elif choice == "right":
-            wins[j, i] += 1.0
-        else:
-            wins[i, j] += 0.5
-            wins[j, i] += 0.5
-    return wins
+    """A stored win matrix with these judgments added, counted as the full
+    refit counts the cells (:func:`scheduling.wins_from_counts`; a model new
+    since the fit joins at the full refit)."""
+    cells = Counter((left, right, choice) for _id, left, right, choice in judged)
+    return np.asarray(stored, dtype=np.float64) + scheduling.wins_from_counts(_table(model_ids, cells))
 
 
 def _store(db: Session, pool: Pool, category: str, model_ids: list[int], wins: np.ndarray, *,

@@ -248,6 +248,17 @@ def _folded_mean(mean: NDArray, variance: NDArray) -> NDArray[np.float64]:
         1.0 - erfc(np.abs(mean) / (sd * np.sqrt(2.0))))
 
 
+def _near_pairs(mean: NDArray, reach: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(a, b) with a < b: the pairs of models at most ``reach`` places apart in
+    the ranking by ``mean`` (the pairs whose order is still in question)."""
+    k = mean.shape[0]
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.argsort(mean, kind="stable")] = np.arange(k)
+    first, second = np.triu_indices(k, 1)
+    near = np.abs(rank[first] - rank[second]) <= reach
+    return first[near], second[near]
+
+
 def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
                  reach: int = RANKING_REACH) -> NDArray[np.float64]:
     """(K, K): how much one more judgment of each pair lowers the expected
@@ -275,11 +286,8 @@ def ranking_gain(mean: NDArray, cov: NDArray, cov_now: NDArray | None = None,
     gain = np.zeros((k, k))
     if k < 2:
         return gain
-    rank = np.empty(k, dtype=np.int64)
-    rank[np.argsort(mean, kind="stable")] = np.arange(k)
     first, second = np.triu_indices(k, 1)  # candidates: each unordered pair once
-    near = np.abs(rank[first] - rank[second]) <= reach
-    target_a, target_b = first[near], second[near]  # targets: near neighbours
+    target_a, target_b = _near_pairs(mean, reach)  # targets: near neighbours
     v, v_now = difference_variance(cov), difference_variance(cov_now)
     gap = mean[:, None] - mean[None, :]
     p = _sigmoid(gap)
@@ -316,11 +324,7 @@ def expected_wrong_orders(mean: NDArray, cov: NDArray, cov_now: NDArray | None =
         return 0.0
     cov = np.asarray(cov, dtype=np.float64)
     cov_now = cov if cov_now is None else np.asarray(cov_now, dtype=np.float64)
-    rank = np.empty(k, dtype=np.int64)
-    rank[np.argsort(mean, kind="stable")] = np.arange(k)
-    first, second = np.triu_indices(k, 1)
-    near = np.abs(rank[first] - rank[second]) <= reach
-    a, b = first[near], second[near]
+    a, b = _near_pairs(mean, reach)
     v, v_now = difference_variance(cov)[a, b], difference_variance(cov_now)[a, b]
     return float(_wrong_order(_folded_mean(mean[a] - mean[b], v_now - v), v).sum())
 
